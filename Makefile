@@ -1,0 +1,33 @@
+# The README's two commands. Both create .venv when missing and install everything first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.solidion-installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and alone: the CPU build; a looser pin would pull several GB of CUDA packages.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/solidion --help
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check solidion tests bench
+	$(PY) -m pytest -n 2 --durations=15
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check solidion tests bench
+	$(VENV)/bin/ruff format --check solidion tests bench
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) bench/transport.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

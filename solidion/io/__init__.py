@@ -1,0 +1,168 @@
+"""Trajectory readers and writers, one module per format, behind a registry.
+
+``read_trajectory(path)`` picks the format from the file name (or ``format=``), calls that
+module's ``read`` and returns a :class:`solidion.Trajectory`. The registry maps a format name to
+its module path; modules are imported only when used (anchor: ``ase/io/formats.py``).
+
+Every format module provides ``read(path, *, timestep_fs=None, temperature_K=None, **options)``
+and, where writing makes sense, ``write(traj, path, **options)``. Writers go through
+:func:`solidion.io._atomic.atomic_path`, so an interrupted write never leaves a broken file under
+the final name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from solidion.errors import FormatError, TrajectoryError
+from solidion.trajectory import Trajectory
+
+__all__ = ["FORMATS", "FormatSpec", "detect_format", "read_trajectory", "write_trajectory"]
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """A registered trajectory format.
+
+    Attributes:
+        name: The name passed as ``format=``.
+        module: Import path of the module implementing ``read``/``write``.
+        patterns: Lower-case file-name endings (or exact names) that select this format.
+        can_write: Whether the module has a writer.
+        description: One line for ``solidion formats``.
+    """
+
+    name: str
+    module: str
+    patterns: tuple[str, ...]
+    can_write: bool
+    description: str
+
+    def load(self) -> Any:
+        return importlib.import_module(self.module)
+
+
+FORMATS: dict[str, FormatSpec] = {
+    spec.name: spec
+    for spec in (
+        FormatSpec(
+            "h5md",
+            "solidion.io.h5md",
+            (".h5md", ".h5"),
+            True,
+            "H5MD (HDF5), lazy frame/atom slices, append",
+        ),
+        FormatSpec(
+            "extxyz",
+            "solidion.io.ase_formats",
+            (".extxyz", ".xyz"),
+            True,
+            "extended XYZ through ase.io",
+        ),
+        FormatSpec(
+            "ase-traj",
+            "solidion.io.ase_formats",
+            (".traj",),
+            True,
+            "ASE trajectory (.traj) through ase.io",
+        ),
+        FormatSpec(
+            "xdatcar",
+            "solidion.io.xdatcar",
+            ("xdatcar", ".xdatcar"),
+            True,
+            "VASP XDATCAR, fixed or variable cell",
+        ),
+        FormatSpec(
+            "lammps-dump",
+            "solidion.io.lammps",
+            (".dump", ".lammpstrj", ".lammpsdump"),
+            True,
+            "LAMMPS text dump (custom: id type x y z | xu yu zu | x y z ix iy iz)",
+        ),
+        FormatSpec(
+            "pymatgen-diffusion",
+            "solidion.io.pymatgen_json",
+            (".json",),
+            False,
+            "serialized pymatgen DiffusionAnalyzer (structure + displacements)",
+        ),
+    )
+}
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Guess the format name from a file name.
+
+    Raises:
+        FormatError: If no registered format matches.
+    """
+    name = Path(path).name.lower()
+    for spec in FORMATS.values():
+        for pat in spec.patterns:
+            if name.endswith(pat) or (not pat.startswith(".") and pat in name):
+                return spec.name
+    known = ", ".join(FORMATS)
+    raise FormatError(
+        f"cannot tell the format from the file name; pass format= one of: {known}", path=path
+    )
+
+
+def _spec(format: str | None, path: str | os.PathLike[str]) -> FormatSpec:
+    name = format or detect_format(path)
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise FormatError(
+            f"unknown format {name!r}; known: {', '.join(FORMATS)}", path=path
+        ) from None
+
+
+def read_trajectory(
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    timestep_fs: float | None = None,
+    temperature_K: float | None = None,
+    **options: Any,
+) -> Trajectory:
+    """Read a trajectory file into a :class:`~solidion.Trajectory`.
+
+    Args:
+        path: The file.
+        format: A name from :data:`FORMATS`; guessed from the file name when omitted.
+        timestep_fs: Time between stored frames in fs. Required for formats that do not store
+            it (XDATCAR, LAMMPS dump, XYZ without a time); overrides the file's value otherwise.
+        temperature_K: Simulation temperature in K; overrides the file's value.
+        **options: Format options, e.g. ``type_map={1: "Li"}`` for LAMMPS, or
+            ``frames=slice(...)``/``atoms=[...]`` for H5MD.
+
+    Raises:
+        TrajectoryError: If the file is missing, unreadable or physically unusable; the message
+            names the file and the frame.
+    """
+    p = Path(path)
+    spec = _spec(format, p)
+    if not p.exists():
+        raise TrajectoryError("no such file", path=p)
+    if p.is_dir():
+        raise TrajectoryError("is a directory, not a trajectory file", path=p)
+    return spec.load().read(p, timestep_fs=timestep_fs, temperature_K=temperature_K, **options)
+
+
+def write_trajectory(
+    traj: Trajectory, path: str | os.PathLike[str], format: str | None = None, **options: Any
+) -> None:
+    """Write a trajectory; the format is guessed from the file name when omitted.
+
+    Raises:
+        FormatError: If the format is unknown or cannot be written.
+    """
+    p = Path(path)
+    spec = _spec(format, p)
+    if not spec.can_write:
+        raise FormatError(f"format {spec.name!r} is read-only", path=p)
+    spec.load().write(traj, p, format=spec.name, **options)
