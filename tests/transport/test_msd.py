@@ -1,0 +1,66 @@
+"""MSD kernels: FFT against the naive double loop, and analytic cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from solidion.transport.msd import (
+    cross_msd_fft,
+    diffusive_onset,
+    linear_fit,
+    local_exponent,
+    msd_fft,
+    msd_naive,
+)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64])
+def test_fft_equals_naive_loop(chunk):
+    x = np.random.default_rng(0).normal(size=(57, 7, 3)).cumsum(axis=0)
+    np.testing.assert_allclose(msd_fft(x, chunk=chunk), msd_naive(x), rtol=1e-10, atol=1e-10)
+
+
+def test_cross_msd_equals_naive_loop():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 64, 3)).cumsum(axis=1)
+    naive = [0.0] + [
+        np.mean(np.sum((a[m:] - a[:-m]) * (b[m:] - b[:-m]), axis=1)) for m in range(1, 64)
+    ]
+    np.testing.assert_allclose(cross_msd_fft(a, b), naive, atol=1e-10)
+    np.testing.assert_allclose(cross_msd_fft(a), msd_naive(a[:, None, :]), atol=1e-10)
+
+
+def test_ballistic_msd_is_v2_t2():
+    v = np.array([0.3, -0.2, 0.1])
+    t = np.arange(100.0)
+    x = t[:, None, None] * v[None, None, :] + np.array([[[1.0, 2.0, 3.0]]])
+    np.testing.assert_allclose(msd_fft(x), (v @ v) * t**2, rtol=1e-9, atol=1e-9)
+    beta = local_exponent(t[1:], msd_fft(x)[1:])
+    np.testing.assert_allclose(beta[1:-1], 2.0, atol=1e-6)
+
+
+def test_gaussian_walk_msd_slope():
+    s = 0.2  # per axis per frame: MSD = 3 s² m
+    x = np.random.default_rng(2).normal(0, s, (4000, 200, 3)).cumsum(axis=0)
+    msd = msd_fft(x)
+    slope, _ = linear_fit(np.arange(1, 400), msd[1:400])
+    assert slope == pytest.approx(3 * s**2, rel=0.03)
+    assert diffusive_onset(msd) == 1
+
+
+def test_onset_skips_ballistic_and_caged_start_and_rejects_frozen():
+    t = np.arange(5000.0)
+    tau = 50.0  # ballistic below tau, diffusive above (Langevin-like MSD)
+    msd = 6 * (t - tau * (1 - np.exp(-t / tau)))
+    onset = diffusive_onset(msd)
+    assert 100 < onset < 1250  # exponent near 1 only after a few tau
+    assert diffusive_onset(np.full(5000, 0.5) * (1 - np.exp(-t / 3))) is None  # caged plateau
+
+
+def test_linear_fit_exact_line_and_bad_input():
+    assert linear_fit([1, 2, 3], [5, 7, 9]) == pytest.approx((2.0, 3.0))
+    with pytest.raises(ValueError):
+        linear_fit([1, 1], [2, 3])
+    with pytest.raises(ValueError):
+        msd_fft(np.zeros((10, 3)))
