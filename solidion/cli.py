@@ -95,6 +95,145 @@ def convert(
     typer.echo(f"wrote {target}: {traj!r}")
 
 
+def parse_charges(text: str | None) -> dict[str, float] | None:
+    """Parse ``Li=1,Al=3,Cl=-1`` into ``{"Li": 1.0, ...}``."""
+    if not text:
+        return None
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"expected Element=charge pairs like Li=1,Cl=-1, got {item!r}",
+                param_hint="--charges",
+            ) from None
+    return out
+
+
+def _print_transport(res, console) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{res.temperature_K:g} K — mobile {res.mobile}, {res.frame} frame, "
+        f"{res.n_blocks} blocks of {res.block_ps:.4g} ps"
+    )
+    for col in ("species", "N", "z", "D* (cm²/s)", "fit window (ps)", "t_E", "t_NE", "t_cNE"):
+        table.add_column(col, justify="right")
+    for s, sp in res.species.items():
+        w = sp.fit_window_ps
+        table.add_row(
+            s,
+            str(sp.count),
+            f"{sp.charge:+g}",
+            format(sp.tracer_diffusivity_cm2_s),
+            f"{w[0]:.3g}–{w[1]:.3g}",
+            *(
+                format(res.transference[k][s], ".2f")
+                for k in ("einstein", "nernst_einstein", "cluster_nernst_einstein")
+            ),
+        )
+    console.print(table)
+    c = res.conductivity
+    console.print(f"  σ_E   {c.einstein} S/cm   (full Einstein, all cross terms)")
+    console.print(f"  σ_NE  {c.nernst_einstein} S/cm   σ_cNE {c.cluster_nernst_einstein} S/cm")
+    console.print(
+        f"  D_σ({res.mobile}) {res.charge_diffusivity} cm²/s   Haven ratio {res.haven_ratio}"
+    )
+    for w in res.warnings:
+        console.print(f"  [yellow]warning:[/yellow] {w}")
+
+
+@app.command()
+def analyze(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Trajectory files (one per temperature, or replicas at one temperature)."
+        ),
+    ],
+    mobile: Annotated[str, typer.Option(help="Mobile species.")] = "Li",
+    temperature: Annotated[
+        list[float] | None,
+        typer.Option(help="Temperature(s) in K: one for all files or one per file (600 700 800)."),
+    ] = None,
+    timestep_fs: Annotated[float | None, typer.Option(help="Time between frames, fs.")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="File format (default: from the name).")
+    ] = None,
+    charges: Annotated[
+        str | None, typer.Option(help="Formal charges, e.g. Li=1,Al=3,Cl=-1,O=-2.")
+    ] = None,
+    frame: Annotated[
+        str, typer.Option(help="Reference frame: framework, barycentric or lab.")
+    ] = "framework",
+    type_map: Annotated[str | None, typer.Option(help="LAMMPS types, e.g. 1=Li,2=Cl.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON.")
+    ] = None,
+    max_memory_mb: Annotated[
+        float | None, typer.Option(help="Memory budget for H5MD files.")
+    ] = None,
+) -> None:
+    """Transport of one or more trajectories: D*, Onsager matrix, σ three ways, H_R, t_i.
+
+    Example: solidion analyze run600.h5md run700.h5md --temperature 600 700 --json out.json
+    """
+    import json
+    import warnings
+
+    from rich.console import Console
+
+    from solidion.io._atomic import atomic_path
+    from solidion.transport import analyze_series
+
+    if type_map:
+        from solidion.io import read_trajectory
+
+        tm = parse_type_map(type_map)
+        data: list = [
+            read_trajectory(f, format=format, timestep_fs=timestep_fs, type_map=tm) for f in files
+        ]
+    else:
+        data = list(files)
+    if json_out is not None and not json_out.resolve().parent.is_dir():
+        raise typer.BadParameter(f"directory of {json_out} does not exist", param_hint="--json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # they are printed with the table and kept in the JSON
+        series = analyze_series(
+            data,
+            temperature,
+            mobile,
+            charges=parse_charges(charges),
+            frame=frame,
+            timestep_fs=timestep_fs,
+            format=format,
+            max_memory_mb=max_memory_mb,
+        )
+    console = Console(soft_wrap=True, width=150)
+    for res in series.results:
+        _print_transport(res, console)
+    arr = series.arrhenius_dict()
+    if arr is not None:
+        fit = series.diffusivity_fit
+        console.print(
+            f"Arrhenius: E_a = {fit.activation_energy_eV} eV; "
+            f"D*({mobile}, 300 K) = {fit.predict(300.0)} cm²/s"
+        )
+        if series.conductivity_fit is not None:
+            console.print(f"           σ_E(300 K) = {series.conductivity_fit.predict(300.0)} S/cm")
+    for w in series.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    if json_out is not None:
+        payload = series.results[0].to_dict() if len(series.results) == 1 else series.to_dict()
+        with atomic_path(json_out) as tmp:
+            tmp.write_text(json.dumps(payload, indent=2))
+        console.print(f"wrote {json_out}")
+
+
 @app.command()
 def formats() -> None:
     """List the trajectory formats solidion reads and writes."""
@@ -107,6 +246,35 @@ def formats() -> None:
         )
 
 
+#: Options that take several space-separated values (``--temperature 600 700 800``).
+_MULTI_VALUE = ("--temperature",)
+
+
+def _expand_multi_values(argv: list[str]) -> list[str]:
+    """Rewrite ``--temperature 600 700`` as ``--temperature 600 --temperature 700``."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        out.append(tok)
+        i += 1
+        if tok in _MULTI_VALUE and i < len(argv):
+            out.append(argv[i])
+            i += 1
+            while i < len(argv) and _is_number(argv[i]):
+                out.extend([tok, argv[i]])
+                i += 1
+    return out
+
+
+def _is_number(tok: str) -> bool:
+    try:
+        float(tok)
+    except ValueError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status.
 
@@ -114,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     errors print one ``error:`` line and also return 2.
     """
     try:
-        app(args=argv, standalone_mode=True)
+        args = _expand_multi_values(list(sys.argv[1:] if argv is None else argv))
+        app(args=args, standalone_mode=True)
     except SolidionError as exc:
         if _state["verbose"]:
             raise

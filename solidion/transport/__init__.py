@@ -9,17 +9,24 @@ from solidion.transport.analysis import (
     TransportResult,
     analyze,
 )
+from solidion.transport.arrhenius import ArrheniusFit, fit_arrhenius, plot_arrhenius
 from solidion.transport.estimate import Estimate
 from solidion.transport.msd import cross_msd_fft, diffusive_onset, msd_fft
+from solidion.transport.series import TransportSeries, analyze_series
 
 __all__ = [
+    "ArrheniusFit",
     "Conductivity",
     "Estimate",
     "OnsagerEntry",
     "SpeciesTransport",
     "TransportResult",
+    "TransportSeries",
     "analyze",
+    "analyze_series",
     "cross_msd_fft",
     "diffusive_onset",
+    "fit_arrhenius",
     "msd_fft",
+    "plot_arrhenius",
 ]
