@@ -18,12 +18,12 @@ run: $(STAMP)
 	$(VENV)/bin/solidion --help
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check solidion tests bench
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --durations=15
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check solidion tests bench
-	$(VENV)/bin/ruff format --check solidion tests bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
