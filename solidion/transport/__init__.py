@@ -8,6 +8,7 @@ from solidion.transport.analysis import (
     SpeciesTransport,
     TransportResult,
     analyze,
+    tracer_diffusivity,
 )
 from solidion.transport.arrhenius import ArrheniusFit, fit_arrhenius, plot_arrhenius
 from solidion.transport.estimate import Estimate
@@ -29,4 +30,5 @@ __all__ = [
     "fit_arrhenius",
     "msd_fft",
     "plot_arrhenius",
+    "tracer_diffusivity",
 ]

@@ -200,3 +200,18 @@ def test_missing_temperature_and_non_neutral_charges():
         with pytest.raises(InputError, match="different temperatures"):
             other = Trajectory.from_arrays(t.symbols, t.positions, t.cell, t.timestep_fs, 700.0)
             analyze([t, other], mobile="Li")
+
+
+def test_tracer_fast_path_equals_the_full_analysis():
+    from solidion.transport import tracer_diffusivity
+
+    traj = walkers(13)
+    full = analyze(traj, mobile="Li", cluster_cutoffs={})
+    fast = tracer_diffusivity(traj, "Li")
+    assert fast.tracer_diffusivity_cm2_s.value == pytest.approx(
+        full.tracer_diffusivity["Li"].value, rel=1e-12
+    )
+    assert fast.tracer_diffusivity_cm2_s.stderr == pytest.approx(
+        full.tracer_diffusivity["Li"].stderr, rel=1e-12
+    )
+    assert fast.fit_window_ps == full.species["Li"].fit_window_ps
