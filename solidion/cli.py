@@ -234,6 +234,159 @@ def analyze(
         console.print(f"wrote {json_out}")
 
 
+def _save_structure_plots(series, plots: Path, mobile: str | None) -> list[Path]:
+    """PNG figures of a structure analysis (one set per temperature) into ``plots``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from solidion.structure.plots import plot_fragments, plot_polyhedra, plot_rdf
+    from solidion.structure.residence import plot_activation, plot_survival
+
+    plots.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save(fig, name: str) -> None:
+        path = plots / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
+    for res in series.results:
+        tag = f"{res.temperature_K:g}K" if res.temperature_K else "run"
+        poly = res.polyhedra
+        pairs = [f"{poly.center}-{lig}" for lig in poly.ligands]
+        if mobile:
+            pairs += [k for k in res.rdf if k.startswith(f"{mobile}-") or k.endswith(f"-{mobile}")]
+        for key in dict.fromkeys(k for k in pairs if k in res.rdf):
+            fig, ax = plt.subplots(figsize=(4.5, 3.2))
+            plot_rdf(res.rdf[key], ax=ax)
+            save(fig, f"rdf_{key}_{tag}.png")
+        for name, fn, obj in (
+            ("polyhedra", plot_polyhedra, poly),
+            ("fragments", plot_fragments, res.fragments),
+        ):
+            fig, ax = plt.subplots(figsize=(4.5, 3.2))
+            fn(obj, ax=ax)
+            save(fig, f"{name}_{tag}.png")
+        if res.residence is not None:
+            fig, ax = plt.subplots(figsize=(4.5, 3.2))
+            plot_survival(res.residence, ax=ax)
+            save(fig, f"residence_{tag}.png")
+    if getattr(series, "activation", None):
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        plot_activation(series.activation, ax=ax)
+        save(fig, "residence_activation.png")
+    return written
+
+
+@app.command()
+def structure(
+    files: Annotated[list[Path], typer.Argument(help="Trajectory files (one per temperature).")],
+    center: Annotated[
+        str, typer.Option(help="Centre of the polyhedra (the framework metal).")
+    ] = "Al",
+    ligands: Annotated[str, typer.Option(help="Ligand species, comma separated.")] = "Cl,O",
+    mobile: Annotated[str | None, typer.Option(help="Mobile species for residence times.")] = "Li",
+    temperature: Annotated[
+        list[float] | None, typer.Option(help="Temperature(s) in K: one per file (500 600 700).")
+    ] = None,
+    timestep_fs: Annotated[float | None, typer.Option(help="Time between frames, fs.")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="File format (default: from the name).")
+    ] = None,
+    cutoffs: Annotated[
+        str | None,
+        typer.Option(
+            help="Centre–ligand cutoffs in Å, e.g. Cl=2.8,O=2.4 (default: first g(r) minima)."
+        ),
+    ] = None,
+    every: Annotated[int, typer.Option(help="Use every n-th frame for residence times.")] = 1,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON.")
+    ] = None,
+    plots: Annotated[Path | None, typer.Option(help="Directory for PNG figures.")] = None,
+) -> None:
+    """Local structure and mechanism: g(r), polyhedra, fragments, residence times, ε_a.
+
+    Example: solidion structure run600.h5md run700.h5md --temperature 600 700 --center Al
+    --ligands Cl,O --mobile Li --json structure.json --plots figs
+    """
+    import json
+    import warnings
+
+    from rich.console import Console
+
+    from solidion.io import read_trajectory
+    from solidion.io._atomic import atomic_path
+    from solidion.structure import StructureSeries, analyze_structure, analyze_structure_series
+
+    temps = list(temperature or [])
+    if temps and len(temps) not in (1, len(files)):
+        raise typer.BadParameter(
+            f"{len(temps)} temperatures for {len(files)} files", param_hint="--temperature"
+        )
+    if every < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--every")
+    if json_out is not None and not json_out.resolve().parent.is_dir():
+        raise typer.BadParameter(f"directory of {json_out} does not exist", param_hint="--json")
+    lig = tuple(x.strip() for x in ligands.split(",") if x.strip())
+    cut = parse_charges(cutoffs) if cutoffs else None
+    trajs = []
+    for i, f in enumerate(files):
+        t = temps[i] if len(temps) == len(files) else (temps[0] if temps else None)
+        trajs.append(read_trajectory(f, format=format, timestep_fs=timestep_fs, temperature_K=t))
+    opts = {
+        "center": center,
+        "ligands": lig,
+        "mobile": mobile,
+        "cutoffs": cut,
+        "residence_every": every,
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if len(trajs) > 1:
+            series = analyze_structure_series(trajs, **opts)
+        else:
+            series = StructureSeries((analyze_structure(trajs[0], **opts),), {})
+    console = Console(soft_wrap=True, width=150)
+    for res in series.results:
+        poly, frag = res.polyhedra, res.fragments
+        head = f"{res.temperature_K:g} K" if res.temperature_K else str(files[0])
+        console.print(
+            f"[bold]{head}[/bold]: {poly.center} polyhedra (cutoffs "
+            + ", ".join(f"{k} {v:.2f} Å" for k, v in poly.cutoffs_A.items())
+            + ")"
+        )
+        console.print(
+            "  fractions "
+            + "  ".join(f"{k} {v:.3f}" for k, v in poly.fractions.items())
+            + f"   mean CN {poly.mean_coordination:.2f}"
+        )
+        console.print(
+            f"  fragments: mean size {frag.mean_size:.2f} "
+            + "  bridging "
+            + "  ".join(f"{k} {v:.2f}" for k, v in frag.bridging.items())
+        )
+        if res.residence is not None:
+            for label, c in res.residence.classes.items():
+                console.print(f"  residence on {poly.center}{label}: τ = {c.tau_ps} ps ({c.model})")
+    for label, fit in series.activation.items():
+        console.print(f"  ε_a({label}) = {fit.activation_energy_eV} eV")
+    for w in dict.fromkeys(str(c.message) for c in caught):
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    if plots is not None:
+        written = _save_structure_plots(series, plots, mobile)
+        console.print(f"wrote {len(written)} figures to {plots}")
+    if json_out is not None:
+        payload = series.results[0].to_dict() if len(series.results) == 1 else series.to_dict()
+        with atomic_path(json_out) as tmp:
+            tmp.write_text(json.dumps(payload, indent=2))
+        console.print(f"wrote {json_out}")
+
+
 @app.command()
 def formats() -> None:
     """List the trajectory formats solidion reads and writes."""

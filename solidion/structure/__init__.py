@@ -19,6 +19,12 @@ from solidion.structure.residence import (
     residence_activation,
     residence_times,
 )
+from solidion.structure.summary import (
+    StructureResult,
+    StructureSeries,
+    analyze_structure,
+    analyze_structure_series,
+)
 
 __all__ = [
     "DistinctResult",
@@ -27,8 +33,12 @@ __all__ = [
     "RDFResult",
     "ResidenceClass",
     "ResidenceResult",
+    "StructureResult",
+    "StructureSeries",
     "VanHoveResult",
     "activation_to_dict",
+    "analyze_structure",
+    "analyze_structure_series",
     "assign_hosts",
     "distinct_correlation",
     "distinct_correlations",

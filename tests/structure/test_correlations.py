@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from solidion import InputError, Trajectory
-from solidion.structure.correlations import (
-    distinct_correlation,
-    distinct_correlations,
-    half_widths,
-    min_image_distances,
-    van_hove,
-)
+from solidion.structure.correlations import distinct_correlation, distinct_correlations, van_hove
+from solidion.structure.neighbors import half_widths, min_image_distances
 from solidion.structure.rdf import max_rdf_radius, rdf
 
 STEP = 0.1  # Å per axis per frame
