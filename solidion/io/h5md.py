@@ -377,6 +377,18 @@ def read(
         return r.read(frames=frames, atoms=atoms)
 
 
+#: Atoms per HDF5 chunk: analyses read atom blocks over all frames, MD appends frames, so chunks
+#: are tiles of (frames × atoms) and neither access decompresses the whole file.
+CHUNK_ATOMS = 64
+
+
+def _chunk_shape(shape: tuple[int, ...], chunk_frames: int) -> tuple[int, ...]:
+    frames = max(1, min(chunk_frames, shape[0]))
+    if len(shape) == 3:  # (frames, atoms, 3)
+        return (frames, max(1, min(CHUNK_ATOMS, shape[1])), shape[2])
+    return (frames, *shape[1:])
+
+
 def _series(
     group: h5py.Group,
     name: str,
@@ -395,7 +407,7 @@ def _series(
         shape=shape,
         maxshape=(None, *shape[1:]),
         dtype=first.dtype,
-        chunks=(max(1, min(chunk_frames, shape[0])), *shape[1:]),
+        chunks=_chunk_shape(shape, chunk_frames),
         **kw,
     )
     value[...] = first
@@ -472,7 +484,7 @@ def write(
     *,
     steps: Sequence[int] | np.ndarray | None = None,
     compression: str | None = "gzip",
-    chunk_frames: int = 64,
+    chunk_frames: int = 256,
     observables: Mapping[str, np.ndarray] | None = None,
     **_: Any,
 ) -> None:

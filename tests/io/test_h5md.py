@@ -55,7 +55,8 @@ def test_layout_follows_h5md(tmp_path):
         assert box.attrs["dimension"] == 3
         assert [b.decode() for b in box.attrs["boundary"]] == ["periodic"] * 3
         value = f["particles/all/position/value"]
-        assert value.shape == (40, 4, 3) and value.compression == "gzip" and value.chunks
+        assert value.shape == (40, 4, 3) and value.compression == "gzip"
+        assert value.chunks == (40, 4, 3)  # tiles of frames × atoms
         np.testing.assert_allclose(f["particles/all/position/time"][:3], [0.0, 0.02, 0.04])
         assert f["particles/all/species"][()].tolist() == [3, 13, 17, 8]
         assert f["observables/potential_energy/value"].shape == (40,)
