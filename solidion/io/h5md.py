@@ -264,6 +264,22 @@ class H5MDReader:
         na = self.n_atoms if n_atoms is None else n_atoms
         return nf * na * 3 * 8
 
+    def cells(self, frames: slice | None = None) -> np.ndarray:
+        """Cell in Å: (3, 3) for a fixed box, (n_selected, 3, 3) for a time series.
+
+        Cuboid edges stored as a 3-vector become a diagonal cell.
+        """
+        if self._edges_series:
+            edges = np.asarray(
+                self._edges[frames if frames is not None else slice(None)], dtype=np.float64
+            )
+        else:
+            edges = np.asarray(self._edges[()], dtype=np.float64)
+        edges = edges * self._length_scale
+        if edges.shape[-1:] == (3,) and edges.ndim == (2 if self._edges_series else 1):
+            edges = edges[..., None] * np.eye(3)  # cuboid edges → diagonal cell
+        return edges
+
     def read(
         self, frames: slice | None = None, atoms: Sequence[int] | np.ndarray | None = None
     ) -> Trajectory:
@@ -320,17 +336,10 @@ class H5MDReader:
                     if self._image is None
                     else np.asarray(self._image[sel, uniq], dtype=np.float64)[:, inverse][:, back]
                 )
-            edges = (
-                np.asarray(self._edges[sel], dtype=np.float64)
-                if self._edges_series
-                else np.asarray(self._edges[()], dtype=np.float64)
-            )
+            edges = self.cells(sel)
         except (OSError, ValueError) as exc:
             raise TrajectoryError(f"cannot read positions ({exc})", path=self.path) from None
         pos *= self._length_scale
-        edges = edges * self._length_scale
-        if edges.shape[-1:] == (3,) and edges.ndim == (2 if self._edges_series else 1):
-            edges = edges[..., None] * np.eye(3)  # cuboid edges → diagonal cell
         symbols = self.symbols if isinstance(aidx, slice) else tuple(self.symbols[i] for i in aidx)
         meta = dict(self.metadata)
         meta["first_frame"] = start

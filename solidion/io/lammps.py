@@ -41,6 +41,7 @@ from ase.data import chemical_symbols
 
 from solidion.errors import InputError, TrajectoryError
 from solidion.io._atomic import atomic_path
+from solidion.io._text import read_lines
 from solidion.trajectory import Trajectory
 
 __all__ = ["read", "write"]
@@ -107,18 +108,6 @@ def _layout(names: tuple[str, ...], path: Path, frame: int, lineno: int) -> _Lay
         path=path,
         frame=frame,
     )
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TrajectoryError("no such file", path=path) from None
-    except UnicodeDecodeError:
-        raise TrajectoryError("not a text file (cannot decode it as UTF-8)", path=path) from None
-    except OSError as exc:
-        raise TrajectoryError(f"cannot read: {exc.strerror}", path=path) from None
-    return text.splitlines()
 
 
 def _normalize_type_map(type_map: Any) -> dict[int, str | int] | None:
@@ -479,7 +468,7 @@ def read(
     p = Path(path)
     _check_options(options, "reader")
     tmap = _normalize_type_map(type_map)
-    parser = _Parser(_read_lines(p), p)
+    parser = _Parser(read_lines(p), p)
     parser.parse()
     lay = parser.layout
     assert lay is not None and parser.kinds is not None

@@ -26,6 +26,7 @@ from ase.data import atomic_numbers
 
 from solidion.errors import InputError, TrajectoryError
 from solidion.io._atomic import atomic_path
+from solidion.io._text import read_lines
 from solidion.trajectory import Trajectory
 
 __all__ = ["read", "write"]
@@ -41,15 +42,7 @@ def _check_options(options: dict[str, Any], what: str) -> None:
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TrajectoryError("no such file", path=path) from None
-    except UnicodeDecodeError:
-        raise TrajectoryError("not a text file (cannot decode it as UTF-8)", path=path) from None
-    except OSError as exc:
-        raise TrajectoryError(f"cannot read: {exc.strerror}", path=path) from None
-    lines = text.splitlines()
+    lines = read_lines(path)
     while lines and not lines[-1].strip():
         lines.pop()
     return lines

@@ -42,9 +42,9 @@ from __future__ import annotations
 import os
 import warnings as _warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from ase.data import atomic_masses, atomic_numbers
@@ -105,36 +105,29 @@ class SpeciesTransport:
         }
 
 
+class _AllEstimates:
+    """Mixin for result dataclasses whose every field is an :class:`Estimate`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name).to_dict() for f in fields(self)}
+
+
 @dataclass(frozen=True)
-class Conductivity:
+class Conductivity(_AllEstimates):
     """Ionic conductivity three ways, in S/cm."""
 
     einstein: Estimate
     nernst_einstein: Estimate
     cluster_nernst_einstein: Estimate
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "einstein": self.einstein.to_dict(),
-            "nernst_einstein": self.nernst_einstein.to_dict(),
-            "cluster_nernst_einstein": self.cluster_nernst_einstein.to_dict(),
-        }
-
 
 @dataclass(frozen=True)
-class OnsagerEntry:
+class OnsagerEntry(_AllEstimates):
     """e² z_i z_j L_ij of one species pair in S/cm (both orders for i ≠ j), self and distinct."""
 
     total: Estimate
     self: Estimate
     distinct: Estimate
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total.to_dict(),
-            "self": self.self.to_dict(),
-            "distinct": self.distinct.to_dict(),
-        }
 
 
 @dataclass(frozen=True)
@@ -193,7 +186,7 @@ class TransportResult:
 # ---------------------------------------------------------------------------------------------
 # data sources: an in-memory Trajectory or an H5MD file read in atom chunks
 # ---------------------------------------------------------------------------------------------
-class _Source:
+class _Source(Protocol):
     """Uniform access to positions by atoms (all frames) or by frames (all atoms)."""
 
     symbols: tuple[str, ...]
@@ -203,17 +196,20 @@ class _Source:
     cells: np.ndarray
     name: str
 
-    def atoms(self, idx: np.ndarray) -> np.ndarray:  # (n_frames, k, 3)
-        raise NotImplementedError
+    def atoms(self, idx: np.ndarray) -> np.ndarray:
+        """Positions of the atoms ``idx`` over all frames, (n_frames, k, 3)."""
+        ...
 
-    def frames(self, fidx: Sequence[int]) -> np.ndarray:  # (k, n_atoms, 3)
-        raise NotImplementedError
+    def frames(self, fidx: Sequence[int]) -> np.ndarray:
+        """Positions of all atoms at the frames ``fidx``, (k, n_atoms, 3)."""
+        ...
 
     def close(self) -> None:
         """Release file handles."""
+        ...
 
 
-class _MemorySource(_Source):
+class _MemorySource:
     def __init__(self, traj: Trajectory):
         self.traj = traj
         self.symbols = traj.symbols
@@ -232,8 +228,11 @@ class _MemorySource(_Source):
     def frames(self, fidx: Sequence[int]) -> np.ndarray:
         return self.traj.positions[list(fidx)]
 
+    def close(self) -> None:
+        """Nothing to release."""
 
-class _H5MDSource(_Source):
+
+class _H5MDSource:
     def __init__(self, path: Path, timestep_fs: float | None, temperature_K: float | None):
         from solidion.io.h5md import H5MDReader
 
@@ -245,10 +244,7 @@ class _H5MDSource(_Source):
         self.n_frames = r.n_frames
         self.timestep_fs = r.timestep_fs
         self.temperature_K = r.temperature_K
-        edges = r._edges[()] if not r._edges_series else r._edges[:]
-        edges = np.asarray(edges, dtype=np.float64) * r._length_scale
-        if edges.shape[-1:] == (3,) and edges.ndim == (2 if r._edges_series else 1):
-            edges = edges[..., None] * np.eye(3)
+        edges = r.cells()
         self.cells = edges if edges.ndim == 3 else np.broadcast_to(edges, (self.n_frames, 3, 3))
         self.name = str(path)
 
