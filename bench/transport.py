@@ -259,6 +259,11 @@ def ratios(rows: list[dict[str, Any]], positions_bytes: int) -> dict[str, Any]:
         out["fastest_of_pymatgen_kinisi"] = fastest["tool"]
     else:
         out["dstar_speedup_vs_fastest_of_pymatgen_kinisi"] = None
+        out["no_speedup_because"] = (
+            "neither pymatgen nor kinisi was run"
+            if not any(t in by for t in DSTAR_PEERS)
+            else "a run failed"
+        )
     for t in SOLIDION_TOOLS:
         r = by.get(t)
         if r and r.get("peak_rss_mb") is not None and "error" not in r:
@@ -271,7 +276,8 @@ def ratio_lines(rat: dict[str, Any]) -> list[str]:
     sp = rat.get("dstar_speedup_vs_fastest_of_pymatgen_kinisi")
     if sp is None:
         lines.append(
-            "- solidion_dstar compute vs the faster of pymatgen/kinisi: n/a (a run failed)"
+            "- solidion_dstar compute vs the faster of pymatgen/kinisi: n/a "
+            f"({rat.get('no_speedup_because', 'a run failed')})"
         )
     else:
         lines.append(
