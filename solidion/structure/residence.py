@@ -68,16 +68,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+from scipy import sparse
 from scipy.special import gamma
 
 from solidion.errors import AnalysisError, InputError
-from solidion.structure.neighbors import (
-    default_cutoffs,
-    frame_chunk,
-    half_widths,
-    min_image_distances,
-)
-from solidion.structure.rdf import first_minimum, rdf
+from solidion.structure.neighbors import default_cutoffs, half_widths
+from solidion.structure.rdf import first_minimum, pair_distances, rdf
 from solidion.trajectory import Trajectory
 from solidion.transport.arrhenius import ArrheniusFit, fit_arrhenius
 from solidion.transport.estimate import Estimate, jackknife
@@ -177,9 +173,9 @@ def assign_hosts(
 ) -> HostAssignment:
     """Host polyhedron of every mobile ion and environment of every polyhedron, per frame.
 
-    Distances are minimum-image (exact up to half the cell width, any cell shape; see
-    :func:`solidion.structure.correlations.min_image_distances`) and computed densely for
-    batches of frames. Ligand counts are the same as those of
+    Neighbours come from a periodic k-d tree per frame
+    (:func:`solidion.structure.rdf.pair_distances`; every cutoff is at most half the cell
+    width, so each pair appears once, at its minimum image, in any cell shape). Ligand counts are the same as those of
     :func:`solidion.structure.neighbors.ligand_shells`.
 
     Args:
@@ -241,39 +237,73 @@ def assign_hosts(
         mcut = _checked_cutoffs(mobile_cutoffs, ligands, limit, mobile)
         mob_lig_cut = np.array([mcut[ligands[k]] for k in lig_species])
 
-    n_m, n_c, n_l = idx_m.size, idx_c.size, all_lig.size
+    n_m, n_c = idx_m.size, idx_c.size
+    n_atoms = traj.n_atoms
+    local = np.full(n_atoms, -1, dtype=np.int64)  # atom index -> index within its group
+    for group in (idx_m, idx_c, all_lig):
+        local[group] = np.arange(group.size)
+    kind = np.full(n_atoms, -1, dtype=np.int64)  # atom index -> ligand species number
+    kind[all_lig] = lig_species
+    cut_of = np.zeros(n_atoms)
+    cut_of[all_lig] = lig_cut
+    if rule == "shared_ligand":
+        mob_cut_of = np.zeros(n_atoms)
+        mob_cut_of[all_lig] = mob_lig_cut
+    n_k = len(ligands)
     hosts = np.full((frames.size, n_m), -1, dtype=np.int64)
     labels = np.zeros((frames.size, n_c), dtype=np.int64)
     names: dict[str, int] = {}
-    step = frame_chunk(max(n_m * n_c, n_c * n_l, n_m * n_l))
-    for s in range(0, frames.size, step):
-        fr = frames[s : s + step]
-        pos = traj.positions[fr]
-        cells = traj.cells[fr]
-        bonded = min_image_distances(pos[:, idx_c], pos[:, all_lig], cells) <= lig_cut
-        counts = np.stack(
-            [bonded[..., lig_species == k].sum(axis=-1) for k in range(len(ligands))], axis=-1
-        )
-        rows, inverse = np.unique(counts.reshape(-1, len(ligands)), axis=0, return_inverse=True)
+    cells = traj.cells
+    for row, f in enumerate(frames):
+        pos = traj.positions[f]
+        cell = cells[f]
+        i, j, d = pair_distances(pos, cell, idx_c, all_lig, float(lig_cut.max()))
+        bond = d <= cut_of[j]
+        ci, lj = local[i[bond]], j[bond]
+        counts = np.bincount(ci * n_k + kind[lj], minlength=n_c * n_k).reshape(n_c, n_k)
+        rows, inverse = np.unique(counts, axis=0, return_inverse=True)
         ids = np.array([names.setdefault(_label(r, ligands), len(names)) for r in rows])
-        labels[s : s + step] = ids[inverse.reshape(-1)].reshape(fr.size, n_c)
-        d_mc = min_image_distances(pos[:, idx_m], pos[:, idx_c], cells)
+        labels[row] = ids[inverse.reshape(-1)]
         if rule == "nearest_center":
-            near = np.argmin(d_mc, axis=-1)
-            dmin = np.take_along_axis(d_mc, near[..., None], axis=-1)[..., 0]
-            hosts[s : s + step] = np.where(dmin <= host_cut, idx_c[near], -1)
+            mi, cj, d = pair_distances(pos, cell, idx_m, idx_c, host_cut)
+            keep = d <= host_cut
+            hosts[row] = _best_per_row(local[mi[keep]], cj[keep], -d[keep], n_m)
         else:
-            mine = min_image_distances(pos[:, idx_m], pos[:, all_lig], cells) <= mob_lig_cut
-            shared = mine.astype(np.float64) @ np.swapaxes(bonded, 1, 2).astype(np.float64)
+            mi, lj2, d = pair_distances(pos, cell, idx_m, all_lig, float(mob_lig_cut.max()))
+            mine = d <= mob_cut_of[lj2]
+            own = sparse.csr_matrix(
+                (np.ones(int(mine.sum())), (local[mi[mine]], local[lj2[mine]])),
+                shape=(n_m, all_lig.size),
+            )
+            poly = sparse.csr_matrix((np.ones(ci.size), (ci, local[lj])), shape=(n_c, all_lig.size))
+            shared = (own @ poly.T).tocoo()
+            m_loc, c_loc = shared.row.astype(np.int64), shared.col.astype(np.int64)
+            d_mc = _pair_min_image(pos[idx_m[m_loc]], pos[idx_c[c_loc]], cell)
             # most shared ligands first, then the nearest centre (d/scale < 1 breaks ties only)
-            score = shared - d_mc / (d_mc.max() + 1.0)
-            best = np.argmax(score, axis=-1)
-            n_best = np.take_along_axis(shared, best[..., None], axis=-1)[..., 0]
-            hosts[s : s + step] = np.where(n_best >= 1, idx_c[best], -1)
+            score = shared.data - d_mc / (d_mc.max(initial=0.0) + 1.0)
+            hosts[row] = _best_per_row(m_loc, idx_c[c_loc], score, n_m)
     order = sorted(names, key=lambda k: names[k])
     sorted_names = tuple(sorted(order))
     remap = np.array([sorted_names.index(k) for k in order], dtype=np.int64)
     return HostAssignment(hosts, remap[labels], sorted_names)
+
+
+def _best_per_row(rows: np.ndarray, values: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
+    """For each row 0..n−1 the value with the highest score among its entries, −1 if none."""
+    out = np.full(n, -1, dtype=np.int64)
+    if rows.size:
+        order = np.lexsort((-score, rows))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = rows[order][1:] != rows[order][:-1]
+        out[rows[order][first]] = values[order][first]
+    return out
+
+
+def _pair_min_image(xa: np.ndarray, xb: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """Minimum-image distances of paired rows ``xa[k]``–``xb[k]`` (exact up to half widths)."""
+    frac = (xb - xa) @ np.linalg.inv(cell)
+    frac -= np.rint(frac)
+    return np.linalg.norm(frac @ cell, axis=-1)
 
 
 # -- survival kernels ---------------------------------------------------------------------------

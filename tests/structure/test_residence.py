@@ -359,3 +359,49 @@ def test_activation_needs_temperatures(poisson):
     )
     with pytest.raises(InputError, match="two distinct temperatures"):
         residence_activation([res, res])
+
+
+@pytest.mark.parametrize("rule", ["nearest_center", "shared_ligand"])
+def test_hosts_match_a_dense_minimum_image_reference(rule):
+    """The per-frame k-d tree assigns the same hosts as dense minimum-image distances."""
+    from solidion.structure.neighbors import min_image_distances
+
+    rng = np.random.default_rng(11)
+    cell = np.array([[11.0, 0.0, 0.0], [3.0, 10.5, 0.0], [-2.0, 1.5, 12.0]])
+    n_c, n_l, n_m, n_f = 8, 30, 10, 6
+    frac = rng.uniform(0, 1, (n_f, n_c + n_l + n_m, 3))
+    pos = frac @ cell + rng.integers(-3, 4, (1, n_c + n_l + n_m, 3)) @ cell
+    symbols = ["Al"] * n_c + ["Cl"] * (n_l // 2) + ["O"] * (n_l // 2) + ["Li"] * n_m
+    traj = Trajectory.from_arrays(symbols, pos, cell, 10.0)
+    cut, mcut, host_cut = {"Cl": 3.4, "O": 3.0}, {"Cl": 3.2, "O": 2.9}, 4.2
+    hosts, _, _ = assign_hosts(
+        traj,
+        "Li",
+        "Al",
+        ("Cl", "O"),
+        cut,
+        rule=rule,
+        host_cutoff_A=host_cut,
+        mobile_cutoffs=mcut,
+    )
+    ic, im, il = traj.indices("Al"), traj.indices("Li"), traj.indices(["Cl", "O"])
+    lig_cut = np.array([cut[s] for s in np.asarray(symbols)[il]])
+    mob_cut = np.array([mcut[s] for s in np.asarray(symbols)[il]])
+    x = traj.positions
+    d_mc = min_image_distances(x[:, im], x[:, ic], cell)
+    expect = np.full((n_f, n_m), -1)
+    for f in range(n_f):
+        bonded = min_image_distances(x[f : f + 1, ic], x[f : f + 1, il], cell)[0] <= lig_cut
+        mine = min_image_distances(x[f : f + 1, im], x[f : f + 1, il], cell)[0] <= mob_cut
+        for m in range(n_m):
+            if rule == "nearest_center":
+                k = int(np.argmin(d_mc[f, m]))
+                if d_mc[f, m, k] <= host_cut:
+                    expect[f, m] = ic[k]
+            else:
+                shared = (bonded & mine[m]).sum(axis=1)
+                if shared.max() >= 1:
+                    best = np.flatnonzero(shared == shared.max())
+                    expect[f, m] = ic[best[np.argmin(d_mc[f, m, best])]]
+    assert (expect >= 0).any() and (expect < 0).any()
+    np.testing.assert_array_equal(hosts, expect)
