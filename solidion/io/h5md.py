@@ -39,7 +39,7 @@ from solidion.io._atomic import atomic_path
 from solidion.trajectory import Trajectory
 from solidion.units import FS_PER_PS
 
-__all__ = ["H5MDReader", "append_frames", "read", "write"]
+__all__ = ["H5MDReader", "append_frames", "n_frames", "read", "truncate", "write"]
 
 _LENGTH_UNITS = {
     None: 1.0,
@@ -587,3 +587,46 @@ def append_frames(
             if name not in obs:
                 raise TrajectoryError(f"observable {name!r} is not in the file", path=p)
             _extend(obs[name], arr, st, times)
+
+
+def n_frames(path: str | os.PathLike[str]) -> int:
+    """Number of stored frames, without reading them (0 when the file does not exist)."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    try:
+        with h5py.File(p, "r") as f:
+            return int(f["particles/all/position/value"].shape[0])
+    except (OSError, KeyError) as exc:
+        raise TrajectoryError(f"not a readable H5MD trajectory ({exc})", path=p) from None
+
+
+def truncate(path: str | os.PathLike[str], n_frames: int) -> None:
+    """Drop every frame after the first ``n_frames`` (positions, cell series, observables).
+
+    Used when an MD run resumes from a checkpoint: frames written after the checkpoint was
+    taken would otherwise be duplicated by the resumed run.
+
+    Raises:
+        TrajectoryError: If the file cannot be opened or holds fewer than ``n_frames`` frames.
+    """
+    p = Path(path)
+    try:
+        f = h5py.File(p, "r+")
+    except OSError as exc:
+        raise TrajectoryError(f"cannot open for truncation ({exc})", path=p) from None
+    with f:
+        pos = f["particles/all/position"]
+        have = pos["value"].shape[0]
+        if not 0 <= n_frames <= have:
+            raise TrajectoryError(f"cannot keep {n_frames} frames: the file has {have}", path=p)
+        groups = [pos]
+        edges = f["particles/all/box/edges"]
+        if isinstance(edges, h5py.Group):
+            groups.append(edges)
+        if "observables" in f:
+            groups.extend(g for g in f["observables"].values() if isinstance(g, h5py.Group))
+        for g in groups:
+            for name in ("value", "step", "time"):
+                if name in g:
+                    g[name].resize(n_frames, axis=0)

@@ -237,3 +237,33 @@ def test_interrupted_overwrite_keeps_the_old_file(tmp_path, monkeypatch):
         _traj(5).write(tmp_path / "a.h5md")
     assert read_trajectory(tmp_path / "a.h5md").n_frames == 40
     assert [p.name for p in tmp_path.iterdir()] == ["a.h5md"]
+
+
+def test_truncate_drops_trailing_frames_everywhere(tmp_path):
+    from solidion.io import h5md
+
+    rng = np.random.default_rng(3)
+    pos = np.cumsum(rng.normal(0, 0.1, (10, 4, 3)), axis=0)
+    cells = np.broadcast_to(np.eye(3) * 8.0, (10, 3, 3)).copy()
+    cells[:, 0, 0] += np.linspace(0, 0.5, 10)
+    traj = Trajectory.from_arrays(["Li", "Li", "Cl", "Cl"], pos, cells, 5.0)
+    path = tmp_path / "t.h5"
+    h5md.write(traj, path, observables={"temperature_K": np.arange(10.0)})
+    h5md.truncate(path, 6)
+    assert h5md.n_frames(path) == 6
+    back = h5md.read(path)
+    np.testing.assert_allclose(back.positions, pos[:6])
+    np.testing.assert_allclose(back.cells, cells[:6])
+    with h5py.File(path) as f:
+        assert f["observables/temperature_K/value"].shape == (6,)
+        assert f["particles/all/box/edges/step"].shape == (6,)
+    # appending after truncation continues the time axis with no gap or duplicate
+    h5md.append_frames(
+        path, traj[6:], steps=np.arange(6, 10), observables={"temperature_K": np.arange(6.0, 10.0)}
+    )
+    again = h5md.read(path)
+    np.testing.assert_allclose(again.positions, pos)
+    np.testing.assert_allclose(again.times_ps, traj.times_ps)
+    with pytest.raises(TrajectoryError, match="has 10"):
+        h5md.truncate(path, 11)
+    assert h5md.n_frames(tmp_path / "absent.h5") == 0
