@@ -40,3 +40,15 @@ class FormatError(TrajectoryError):
 
 class AnalysisError(SolidionError, ValueError):
     """An analysis that cannot give a meaningful number from the data it was given."""
+
+
+class MDError(SolidionError, RuntimeError):
+    """An MD run stopped by a guard (atoms too close, temperature runaway, NaN, volume drift).
+
+    Everything written before the stop is kept: the trajectory up to the last frame, the run
+    record (status ``"failed"`` with the reason) and the offending configuration.
+    """
+
+
+class RunInterrupted(SolidionError, RuntimeError):
+    """An MD run stopped by a signal after writing a checkpoint; ``resume`` continues it."""
