@@ -1,0 +1,232 @@
+"""CHGNet loaders: the pretrained weights from the wheel, and fine-tuned checkpoints read safely.
+
+chgnet and torch are imported inside the functions, never at module level.
+
+Checkpoint layouts (see ``chgnet/model/model.py``: ``CHGNet.as_dict``/``from_dict``/``from_file``,
+and ``chgnet/trainer/trainer.py``: ``Trainer.save``):
+
+* trainer files and the pretrained files: ``{"model": {"model_args": ..., "state_dict": ...},
+  "optimizer": ..., "scheduler": ..., ...}`` — what ``CHGNet.from_file`` reads;
+* a bare ``model.as_dict()``: ``{"model_args": ..., "state_dict": ...}``.
+
+``CHGNet.from_file`` unpickles with ``weights_only=False``, which runs whatever code a crafted
+file names. Here files go through ``torch.load(weights_only=True)`` (tensors and plain
+containers only) and the dictionary is checked before ``CHGNet.from_dict`` builds the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import re
+import warnings
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from solidion.errors import InputError
+from solidion.potentials.base import LoadedModel
+
+if TYPE_CHECKING:
+    from ase.calculators.calculator import Calculator
+
+#: Pretrained CHGNet versions shipped inside the chgnet wheel (``CHGNet.load(model_name=...)``).
+PRETRAINED = ("0.3.0", "0.2.0", "r2scan")
+
+_REQUIRED_MODEL_KEYS = ("model_args", "state_dict")
+
+
+def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _chgnet_version() -> str | None:
+    try:
+        return metadata.version("chgnet")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _import_chgnet() -> Any:
+    try:
+        from chgnet.model import model as chgnet_model
+    except ImportError as exc:
+        raise InputError(
+            f"spec: CHGNet cannot be imported ({exc}); install solidion's dependencies"
+        ) from exc
+    return chgnet_model
+
+
+def pretrained_weights_file(model_name: str) -> Path:
+    """The ``.pth.tar`` inside the installed chgnet package for ``model_name``."""
+    chgnet_model = _import_chgnet()
+    folder = Path(chgnet_model.__file__).resolve().parents[1] / "pretrained" / model_name
+    files = sorted(folder.glob("*.pth.tar"))
+    if not files:
+        raise InputError(f"model_name: no pretrained CHGNet weights for {model_name!r} in {folder}")
+    return files[0]
+
+
+def calculator_factory(model: Any, device: str) -> Any:
+    """A function building fresh ``CHGNetCalculator`` objects around ``model`` (no reload)."""
+    from ase import units
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    def new_calculator() -> Calculator:
+        # CHGNetCalculator prints the device on construction; a library keeps stdout quiet.
+        with contextlib.redirect_stdout(io.StringIO()):
+            # stress_weight converts CHGNet's GPa into ASE's eV/Å³ (ase.units.GPa = 1/160.2177).
+            return CHGNetCalculator(model=model, use_device=device, stress_weight=units.GPa)
+
+    return new_calculator
+
+
+def load_pretrained(device: str, *, model_name: str = "0.3.0") -> LoadedModel:
+    """Load a pretrained CHGNet from the weights shipped in the chgnet wheel (no network).
+
+    Args:
+        device: Resolved torch device.
+        model_name: ``"0.3.0"`` (default), ``"0.2.0"`` or ``"r2scan"``.
+
+    Returns:
+        The model with a ``CHGNetCalculator`` factory and its run record.
+    """
+    if model_name not in PRETRAINED:
+        raise InputError(
+            f"model_name: unknown pretrained CHGNet {model_name!r}; choose one of "
+            f"{', '.join(PRETRAINED)}"
+        )
+    chgnet_model = _import_chgnet()
+    weights = pretrained_weights_file(model_name)
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = chgnet_model.CHGNet.load(model_name=model_name, use_device=device, verbose=False)
+    model.eval()
+    info = {
+        "name": "chgnet",
+        "spec": "chgnet",
+        "source": "pretrained",
+        "package": "chgnet",
+        "package_version": _chgnet_version(),
+        "model_version": model.version,
+        "weights_file": weights.name,
+        "sha256": sha256_file(weights),
+        "device": device,
+        "options": {"model_name": model_name},
+        "calculator": "chgnet.model.dynamics.CHGNetCalculator",
+    }
+    return LoadedModel(model, calculator_factory(model, device), info)
+
+
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message``, for error messages that stay on one line."""
+    text = str(exc).strip()
+    match = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\. Please use|\n|$)", text)
+    line = match.group(1).strip() if match else (text.splitlines()[0] if text else "")
+    return f"{type(exc).__name__}: {line[:limit]}" if line else type(exc).__name__
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a CHGNet checkpoint as data and return its ``{"model_args", "state_dict"}`` part.
+
+    Args:
+        path: The checkpoint file.
+
+    Returns:
+        The dictionary ``CHGNet.from_dict`` takes.
+
+    Raises:
+        InputError: the file cannot be read by ``torch.load(weights_only=True)`` (garbage, an
+            arbitrary pickled object — whose code is never run), or lacks the keys a CHGNet
+            checkpoint has. The message names the file.
+    """
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. torch's note on the pickle protocol
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise InputError(f"spec: cannot read checkpoint {path}: {exc}") from exc
+    except Exception as exc:
+        raise InputError(
+            f"spec: {path} is not a loadable checkpoint: torch.load(weights_only=True) refused "
+            f"it ({_first_line(exc)}); a checkpoint may hold only "
+            "tensors and plain containers"
+        ) from exc
+    if not isinstance(state, Mapping):
+        raise InputError(
+            f"spec: {path} is not a CHGNet checkpoint: it holds a {type(state).__name__}, "
+            "not a dictionary"
+        )
+    part: Any = state.get("model", state)
+    where = "['model']" if "model" in state else ""
+    if not isinstance(part, Mapping):
+        raise InputError(
+            f"spec: {path} is not a CHGNet checkpoint: checkpoint{where} is a "
+            f"{type(part).__name__}, expected a dictionary with {' and '.join(_REQUIRED_MODEL_KEYS)}"
+        )
+    missing = [key for key in _REQUIRED_MODEL_KEYS if key not in part]
+    if missing:
+        found = ", ".join(map(repr, list(part)[:10])) or "nothing"
+        raise InputError(
+            f"spec: {path} is not a CHGNet checkpoint: checkpoint{where} lacks "
+            f"{', '.join(map(repr, missing))} (found {found})"
+        )
+    if not isinstance(part["model_args"], Mapping):
+        raise InputError(f"spec: {path}: checkpoint{where}['model_args'] is not a dictionary")
+    if not isinstance(part["state_dict"], Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in part["state_dict"].values()
+    ):
+        raise InputError(
+            f"spec: {path}: checkpoint{where}['state_dict'] is not a dictionary of tensors"
+        )
+    return {"model_args": dict(part["model_args"]), "state_dict": part["state_dict"]}
+
+
+def load_checkpoint(path: Path, device: str) -> LoadedModel:
+    """Build a CHGNet from a fine-tuned checkpoint file, safely (see the module docstring).
+
+    Args:
+        path: The checkpoint file.
+        device: Resolved torch device.
+
+    Returns:
+        The model with a ``CHGNetCalculator`` factory and its run record (with the sha256).
+
+    Raises:
+        InputError: the file is not a valid CHGNet checkpoint; the message names it.
+    """
+    digest = sha256_file(path)
+    dct = read_checkpoint(path)  # bad files fail here, before chgnet is imported
+    chgnet_model = _import_chgnet()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            model = chgnet_model.CHGNet.from_dict(dct)
+    except Exception as exc:
+        raise InputError(
+            f"spec: {path}: its model_args and state_dict do not build a CHGNet "
+            f"({_first_line(exc)})"
+        ) from exc
+    model = model.to(device)
+    model.eval()
+    info = {
+        "name": "chgnet",
+        "spec": str(path.resolve()),
+        "source": "checkpoint",
+        "package": "chgnet",
+        "package_version": _chgnet_version(),
+        "model_version": model.version,
+        "weights_file": path.name,
+        "sha256": digest,
+        "device": device,
+        "options": {},
+        "calculator": "chgnet.model.dynamics.CHGNetCalculator",
+    }
+    return LoadedModel(model, calculator_factory(model, device), info)
