@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from solidion.errors import SolidionError
+from solidion.errors import InputError, SolidionError
 
 app = typer.Typer(
     name="solidion",
@@ -177,6 +177,10 @@ def analyze(
     max_memory_mb: Annotated[
         float | None, typer.Option(help="Memory budget for H5MD files.")
     ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write results.json, results.csv and report.html here."),
+    ] = None,
 ) -> None:
     """Transport of one or more trajectories: D*, Onsager matrix, σ three ways, H_R, t_i.
 
@@ -232,6 +236,9 @@ def analyze(
         with atomic_path(json_out) as tmp:
             tmp.write_text(json.dumps(payload, indent=2))
         console.print(f"wrote {json_out}")
+    if report_dir is not None:
+        html = _transport_report(series, data, mobile, report_dir, format, timestep_fs)
+        console.print(f"report: {html}")
 
 
 def _save_structure_plots(series, plots: Path, mobile: str | None) -> list[Path]:
@@ -399,8 +406,137 @@ def formats() -> None:
         )
 
 
+def _transport_report(series, data, mobile, out_dir: Path, format, timestep_fs) -> Path:
+    """results.json/csv + report.html for trajectories analysed by ``solidion analyze``."""
+    import solidion
+    from solidion.io import read_trajectory
+    from solidion.pipeline.results import _msd_block, convergence_record, write_results
+    from solidion.report import build_report
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--report {out_dir}: cannot create it ({exc.strerror})") from None
+    trajs = [
+        d
+        if not isinstance(d, str | Path)
+        else read_trajectory(d, format=format, timestep_fs=timestep_fs)
+        for d in data
+    ]
+    results = {
+        "solidion_version": solidion.__version__,
+        "formula": None,
+        "cell_formula": None,
+        "n_atoms": trajs[0].n_atoms,
+        "preset": None,
+        "preset_converged": None,
+        "potential": None,
+        "seed": None,
+        "mobile": mobile,
+        "temperatures_K": [r.temperature_K for r in series.results],
+        "transport": series.to_dict(),
+        "structure": None,
+        "msd": [_msd_block(r) for r in series.results],
+        "convergence": [
+            convergence_record(t, r, mobile, True)
+            for t, r in zip(trajs, series.results, strict=True)
+        ],
+        "warnings": list(series.warnings),
+    }
+    js, _ = write_results(results, out_dir)
+    return build_report(js, out_dir / "report.html")
+
+
+@app.command("run")
+def run_command(
+    formula: Annotated[str, typer.Argument(help="Composition, e.g. LiAlCl2.5O0.75.")],
+    preset: Annotated[
+        str, typer.Option(help="quick, standard, paper, or a preset JSON file.")
+    ] = "quick",
+    temperatures: Annotated[
+        list[float] | None,
+        typer.Option("--temperatures", help="Production temperatures in K (600 700 800)."),
+    ] = None,
+    potential: Annotated[
+        str, typer.Option(help="chgnet, sevennet, or a fine-tuned CHGNet checkpoint path.")
+    ] = "chgnet",
+    n_atoms: Annotated[int | None, typer.Option("--n-atoms", help="Cell size.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output directory (default runs/FORMULA).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace a different run in --out.")] = False,
+    mobile: Annotated[
+        str | None, typer.Option(help="Mobile ion (default: lightest monovalent cation).")
+    ] = None,
+) -> None:
+    """Composition → melt-and-quench → MD at each temperature → transport, structure, report.
+
+    Example: solidion run LiAlCl2.5O0.75 --preset quick --temperatures 600 700 800 --out runs/x
+    """
+    from solidion.errors import RunInterrupted
+    from solidion.pipeline import run_pipeline
+
+    if temperatures is not None and any(not t > 0 for t in temperatures):
+        raise InputError(
+            f"--temperatures must be positive, got {' '.join(f'{t:g}' for t in temperatures)}"
+        )
+    out_dir = out if out is not None else Path("runs") / formula
+    try:
+        results = run_pipeline(
+            formula,
+            preset,
+            temperatures=temperatures,
+            potential=potential,
+            n_atoms=n_atoms,
+            seed=seed,
+            out_dir=out_dir,
+            resume=resume,
+            force=force,
+            mobile=mobile,
+            progress=sys.stderr.isatty(),
+            log=lambda m: typer.echo(m, err=True),
+        )
+    except RunInterrupted as exc:
+        typer.echo(f"interrupted: {exc}", err=True)
+        typer.echo(f"continue with: solidion run {formula} --out {out_dir} --resume", err=True)
+        raise typer.Exit(130) from None
+    arr = (results.get("transport") or {}).get("arrhenius") or {}
+    sigma = arr.get("conductivity_300K_S_cm") or {}
+    if sigma.get("value") is not None:
+        typer.echo(
+            f"σ(300 K) = {1e3 * sigma['value']:.3g} ± {1e3 * (sigma.get('stderr') or 0):.2g} "
+            "mS/cm (Arrhenius extrapolation)"
+        )
+    if not all(c["converged"] for c in results.get("convergence") or []):
+        typer.echo("warning: not converged — read the convergence panel of the report", err=True)
+    typer.echo(f"results: {out_dir / 'results.json'}")
+    typer.echo(f"report: {out_dir / 'report.html'}")
+
+
+@app.command("report")
+def report_command(
+    directory: Annotated[
+        Path, typer.Argument(help="A run directory, or a directory of analyze/structure JSON.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="HTML file (default DIRECTORY/report.html).")
+    ] = None,
+) -> None:
+    """Rebuild report.html from stored results (no MD, no analysis).
+
+    Example: solidion report runs/LiAlCl2.5O0.75
+    """
+    from solidion.report import build_report, load_results
+
+    results = load_results(directory)
+    html = build_report(results, out if out is not None else directory / "report.html")
+    typer.echo(f"report: {html}")
+
+
 #: Options that take several space-separated values (``--temperature 600 700 800``).
-_MULTI_VALUE = ("--temperature",)
+_MULTI_VALUE = ("--temperature", "--temperatures")
 
 
 def _expand_multi_values(argv: list[str]) -> list[str]:

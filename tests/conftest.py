@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Under pytest-xdist each worker gets one core: torch (CHGNet) must not start a second thread per
+# worker, or the two workers oversubscribe the two cores and every force call slows down.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LGPS_JSON = SHARED_DATA / "lgps_600K_aimd.json"

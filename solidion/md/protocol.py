@@ -225,6 +225,46 @@ class Preset:
         stages = [*self.melt_quench, *(s for p in self.production for s in p)]
         return sum(s.n_steps for s in stages)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Preset:
+        """Inverse of :meth:`to_dict` (a custom preset from a JSON file).
+
+        Raises:
+            InputError: Missing or malformed fields.
+        """
+        try:
+            temps = tuple(float(t) for t in data["temperatures_K"])
+            production = tuple(
+                tuple(Stage.from_dict(s) for s in stages) for stages in data["production"]
+            )
+            if len(production) != len(temps) or not temps:
+                raise InputError(
+                    f"preset: {len(temps)} temperatures but {len(production)} production lists"
+                )
+            return cls(
+                name=str(data.get("name", "custom")),
+                n_atoms=int(data["n_atoms"]),
+                temperatures_K=temps,
+                melt_quench=tuple(Stage.from_dict(s) for s in data["melt_quench"]),
+                production=production,
+                checkpoint_every=int(data.get("checkpoint_every", 500)),
+                quench_rate_K_ps=float(data.get("quench_rate_K_ps", float("nan"))),
+                converged=bool(data.get("converged", True)),
+                notes=str(data.get("notes", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"preset: missing or malformed field ({exc!r})") from None
+
+    def with_temperatures(self, temperatures: Sequence[float]) -> Preset:
+        """The same preset at other production temperatures (named presets only)."""
+        if self.name not in PRESETS:
+            raise InputError(
+                f"preset {self.name!r} is custom: edit its production list to change temperatures"
+            )
+        return preset(self.name, temperatures, n_atoms=self.n_atoms)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description of the whole protocol."""
         return {
@@ -245,13 +285,13 @@ class Preset:
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": dict(
         n_atoms=42,
-        heat_ps=0.3,
-        melt_ps=0.5,
+        heat_ps=0.2,
+        melt_ps=0.3,
         quench_rate=1500.0,
-        anneal_ps=0.5,
-        production_ps=4.0,
+        anneal_ps=0.3,
+        production_ps=2.0,
         dt_fs=2.0,
-        frame_fs=20.0,
+        frame_fs=10.0,
         checkpoint_every=250,
         converged=False,
         notes="42 atoms and a few ps: shows the pipeline end to end; numbers are not converged.",

@@ -79,3 +79,15 @@ def test_bad_presets(args, match):
         preset(*args)
     with pytest.raises(InputError, match="not a production temperature"):
         preset("quick").production_for(650)
+
+
+def test_preset_round_trips_through_a_dict():
+    p = preset("quick", temperatures=[650, 750])
+    q = type(p).from_dict(p.to_dict())
+    assert q == p
+    with pytest.raises(InputError, match="malformed field"):
+        type(p).from_dict({"temperatures_K": [600]})
+    bad = p.to_dict()
+    bad["production"] = bad["production"][:1]
+    with pytest.raises(InputError, match="2 temperatures but 1 production"):
+        type(p).from_dict(bad)

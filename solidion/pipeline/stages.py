@@ -1,0 +1,197 @@
+"""The stages of ``solidion run`` as plain functions on file paths (callable from Dask).
+
+Each stage takes paths and small values and returns a path or a small record, so a campaign can
+ship stages to workers on a shared filesystem without moving arrays through a scheduler. Every
+stage is idempotent: run twice, it returns what the first run produced; interrupted, it
+continues from its checkpoint.
+
+Directory of one composition::
+
+    run.json               inputs and stage states (the pipeline's own record)
+    build/initial.extxyz   the random cell
+    glass/                 melt-and-quench run (solidion.md run directory; glass/final.extxyz)
+    T600K/ T700K/ ...      production runs at each temperature (solidion.md run directories)
+    results.json results.csv report.html figures/
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from solidion.chemistry import Composition
+from solidion.errors import InputError
+from solidion.md import MDRun, Preset, Stage
+from solidion.md.output import read_record
+
+__all__ = [
+    "build_stage",
+    "glass_stage",
+    "md_stage",
+    "production_dir",
+    "production_stage",
+    "seed_for",
+    "species_roles",
+]
+
+
+def seed_for(seed: int, label: str) -> int:
+    """A reproducible child seed of ``seed`` for one stage (``"glass"``, ``"T600K"``)."""
+    return int(np.random.SeedSequence([int(seed), zlib.crc32(label.encode())]).generate_state(1)[0])
+
+
+def production_dir(out_dir: Path, temperature_K: float) -> Path:
+    """The run directory of the production at one temperature."""
+    return Path(out_dir) / f"T{temperature_K:g}K"
+
+
+def species_roles(
+    composition: Composition,
+    mobile: str | None = None,
+    center: str | None = None,
+    ligands: Sequence[str] | None = None,
+) -> tuple[str, str | None, tuple[str, ...]]:
+    """Mobile ion, polyhedron centre and ligands of a composition (each may be given).
+
+    Defaults: the mobile ion is the lightest monovalent cation (Li before Na before K); the
+    centre is the cation of highest oxidation state (ties: the more abundant; none when the
+    only cations are mobile); the ligands are the anions, most abundant first.
+
+    Example:
+        >>> species_roles(Composition("LiAlCl2.5O0.75"))
+        ('Li', 'Al', ('Cl', 'O'))
+    """
+    from ase.data import atomic_masses, atomic_numbers
+
+    ox = composition.oxidation_states
+    amounts = composition.amounts
+    cations = [e for e in composition.elements if ox[e] > 0]
+    anions = [e for e in composition.elements if ox[e] < 0]
+    if mobile is None:
+        mono = [e for e in cations if ox[e] == 1]
+        if not mono:
+            raise InputError(
+                f"{composition}: no monovalent cation to call mobile; pass mobile=... (--mobile)"
+            )
+        mobile = min(mono, key=lambda e: atomic_masses[atomic_numbers[e]])
+    if mobile not in composition.elements:
+        raise InputError(f"mobile ion {mobile!r} is not in {composition}")
+    if center is None:
+        others = [e for e in cations if e != mobile]
+        center = max(others, key=lambda e: (ox[e], amounts[e])) if others else None
+    elif center not in composition.elements:
+        raise InputError(f"polyhedron centre {center!r} is not in {composition}")
+    if ligands is None:
+        ligands = tuple(sorted(anions, key=lambda e: -amounts[e]))
+    ligands = tuple(ligands)
+    for lig in ligands:
+        if lig not in composition.elements:
+            raise InputError(f"ligand {lig!r} is not in {composition}")
+    return mobile, center, ligands
+
+
+def build_stage(formula: str, n_atoms: int, out_dir: Path, seed: int) -> Path:
+    """Random cell of the composition closest to ``n_atoms``: ``out_dir/build/initial.extxyz``."""
+    from ase.io import write
+
+    from solidion.build import random_cell
+    from solidion.io._atomic import atomic_path
+
+    path = Path(out_dir) / "build" / "initial.extxyz"
+    if path.exists():
+        return path
+    atoms = random_cell(formula, n_atoms=n_atoms, rng=seed_for(seed, "build"))
+    atoms.info.pop("solidion", None)  # nested dict: not representable in extxyz
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, suffix=".extxyz.tmp") as tmp:
+        write(tmp, atoms, format="extxyz")
+    return path
+
+
+def md_stage(
+    structure: Path,
+    stages: Sequence[Stage],
+    potential: Any,
+    run_dir: Path,
+    seed: int,
+    *,
+    checkpoint_every: int = 500,
+    progress: bool | None = None,
+    step_hook: Any = None,
+) -> MDRun:
+    """Run (or continue, or just report) one MD run directory.
+
+    A finished directory is returned as it is; a started one resumes from its checkpoint; a new
+    one starts from ``structure`` (momenta in the file are kept).
+    """
+    from ase.io import read
+
+    from solidion.md import resume, run_protocol
+
+    run_dir = Path(run_dir)
+    if (run_dir / "record.json").exists():
+        read_record(run_dir)  # a clear error if it is not a solidion run record
+        calc = None if isinstance(potential, str | os.PathLike) else potential
+        return resume(run_dir, calc, progress=progress, step_hook=step_hook)
+    atoms = read(structure)
+    return run_protocol(
+        atoms,
+        stages,
+        potential,
+        run_dir,
+        rng=seed,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        step_hook=step_hook,
+    )
+
+
+def glass_stage(
+    initial: Path, preset: Preset, potential: Any, out_dir: Path, seed: int, **kw: Any
+) -> Path:
+    """Melt, quench and anneal the random cell: ``out_dir/glass/final.extxyz``."""
+    run = md_stage(
+        initial,
+        preset.melt_quench,
+        potential,
+        Path(out_dir) / "glass",
+        seed_for(seed, "glass"),
+        checkpoint_every=preset.checkpoint_every,
+        **kw,
+    )
+    return run.final_structure
+
+
+def production_stage(
+    glass: Path,
+    preset: Preset,
+    temperature_K: float,
+    potential: Any,
+    out_dir: Path,
+    seed: int,
+    **kw: Any,
+) -> Path:
+    """NVT production at one temperature from the glass: the path of its H5MD trajectory."""
+    stages = preset.production_for(temperature_K)
+    run_dir = production_dir(out_dir, temperature_K)
+    run = md_stage(
+        glass,
+        stages,
+        potential,
+        run_dir,
+        seed_for(seed, run_dir.name),
+        checkpoint_every=preset.checkpoint_every,
+        **kw,
+    )
+    traj = run.stages[-1].trajectory
+    if traj is None:
+        raise InputError(
+            f"the last production stage at {temperature_K:g} K stores no frames; give it a "
+            "frame_interval_fs"
+        )
+    return traj
