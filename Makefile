@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The main job: ~4250 MD steps of a 42-atom cell, about 10 minutes on 2 CPU cores. Re-running
+# continues an interrupted run, or redoes only the analysis of a finished one.
+RUN_DIR := runs/LiAlCl2.5O0.75
 run: $(STAMP)
-	$(VENV)/bin/solidion --help
+	$(VENV)/bin/solidion run LiAlCl2.5O0.75 --preset quick --out $(RUN_DIR) \
+		$(if $(wildcard $(RUN_DIR)/run.json),--resume,)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

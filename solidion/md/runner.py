@@ -176,14 +176,21 @@ class _Signals:
 
 
 class _Progress:
-    """A rich progress bar in simulated ps: stage, ps done, ps/hour, ETA."""
+    """Progress in simulated ps: stage, ps done, ps/hour, ETA.
+
+    ``enabled=None`` (auto): a live rich bar on a terminal, otherwise one plain line on stderr
+    at most every :attr:`PLAIN_EVERY_S` seconds (logs of CI and batch jobs); ``True``: the bar;
+    ``False``: silent.
+    """
+
+    PLAIN_EVERY_S = 30.0
 
     def __init__(self, enabled: bool | None, total_ps: float, done_ps: float):
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        self.enabled = enabled
+        self.plain = enabled is None and not sys.stderr.isatty()
         self.bar = None
-        if not enabled:
+        self.total, self.done = total_ps, done_ps
+        self.t0, self.done0, self.last = time.perf_counter(), done_ps, time.perf_counter()
+        if not (enabled or (enabled is None and not self.plain)):
             return
         from rich.progress import (
             BarColumn,
@@ -220,8 +227,20 @@ class _Progress:
             self.bar.__exit__(*exc)
 
     def update(self, description: str, advance_ps: float = 0.0) -> None:
+        self.done += advance_ps
         if self.bar is not None:
             self.bar.update(self.task, description=description, advance=advance_ps)
+        elif self.plain and time.perf_counter() - self.last >= self.PLAIN_EVERY_S:
+            self.last = time.perf_counter()
+            rate = (self.done - self.done0) / max(self.last - self.t0, 1e-9)  # ps/s
+            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+            eta_text = f"{eta / 60:.1f} min" if math.isfinite(eta) else "--"
+            print(
+                f"  {description}: {self.done:.2f}/{self.total:.2f} ps, "
+                f"{rate * 3600:.1f} ps/h, ETA {eta_text}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _observables(atoms: Atoms, integ, target_K: float) -> dict[str, float]:

@@ -61,6 +61,11 @@ def _import_chgnet() -> Any:
         raise InputError(
             f"spec: CHGNet cannot be imported ({exc}); install solidion's dependencies"
         ) from exc
+    # CHGNet 0.4 converts a grad-tracking volume tensor to a float on every stress call; the
+    # warning is harmless and would otherwise print once per process in every MD log.
+    warnings.filterwarnings(
+        "ignore", message="Converting a tensor with requires_grad=True", category=UserWarning
+    )
     return chgnet_model
 
 
