@@ -247,3 +247,25 @@ def test_bad_arguments(tmp_path, argon_cell):
     )
     with pytest.raises(InputError, match="pass the same calculator"):
         resume(tmp_path / "d")
+
+
+@pytest.mark.parametrize("ensemble", ["nvt", "npt"])
+def test_extended_energy_is_conserved_with_thermostat_and_barostat(tmp_path, argon_cell, ensemble):
+    """The Nosé–Hoover (and MTK) extended energy stays flat while the kinetic energy moves."""
+    stage = Stage(
+        ensemble,
+        60,
+        60,
+        0.6,
+        2.0,
+        0.0,
+        frame_interval_fs=10,
+        tdamp_fs=50,
+        pdamp_fs=200,
+    )
+    run = run_protocol(argon_cell, [stage], lj(), tmp_path / "r", rng=4, progress=False)
+    with h5py.File(run.stages[0].trajectory) as f:
+        e = f["observables/conserved_energy_eV/value"][()]
+        ekin = f["observables/kinetic_energy_eV/value"][()]
+    assert np.all(np.isfinite(e))
+    assert np.ptp(e) < 0.1 * np.ptp(ekin)

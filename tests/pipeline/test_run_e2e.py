@@ -97,16 +97,21 @@ def test_solidion_run_produces_every_output(tmp_path, capsys):
     assert main(["report", str(out)]) == 0 and (out / "report.html").exists()
 
 
-def test_resume_after_an_interruption_at_the_second_temperature(tmp_path):
-    ref = run_pipeline(
+def _tiny_run(out, **kw):
+    return run_pipeline(
         "LiAlCl2.5O0.75",
         tiny_preset(),
         seed=5,
-        out_dir=tmp_path / "ref",
+        out_dir=out,
         progress=False,
         report=False,
         log=lambda m: None,
+        **kw,
     )
+
+
+def test_resume_after_an_interruption_at_the_second_temperature(tmp_path):
+    ref = _tiny_run(tmp_path / "ref")
 
     class Stop(Exception):
         pass
@@ -116,37 +121,11 @@ def test_resume_after_an_interruption_at_the_second_temperature(tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        run_pipeline(
-            "LiAlCl2.5O0.75",
-            tiny_preset(),
-            seed=5,
-            out_dir=tmp_path / "cut",
-            progress=False,
-            report=False,
-            log=lambda m: None,
-            step_hook=stop,
-        )
+        _tiny_run(tmp_path / "cut", step_hook=stop)
     assert json.loads((tmp_path / "cut" / "run.json").read_text())["status"] == "running"
     with pytest.raises(Exception, match="pass --resume"):
-        run_pipeline(
-            "LiAlCl2.5O0.75",
-            tiny_preset(),
-            seed=5,
-            out_dir=tmp_path / "cut",
-            progress=False,
-            report=False,
-            log=lambda m: None,
-        )
-    done = run_pipeline(
-        "LiAlCl2.5O0.75",
-        tiny_preset(),
-        seed=5,
-        out_dir=tmp_path / "cut",
-        progress=False,
-        report=False,
-        log=lambda m: None,
-        resume=True,
-    )
+        _tiny_run(tmp_path / "cut")
+    done = _tiny_run(tmp_path / "cut", resume=True)
     for t in ("T600K/00_production_600K.h5", "T800K/00_production_800K.h5"):
         a = read_trajectory(tmp_path / "ref" / t).positions
         b = read_trajectory(tmp_path / "cut" / t).positions
