@@ -504,12 +504,13 @@ def run_command(
         raise typer.Exit(130) from None
     arr = (results.get("transport") or {}).get("arrhenius") or {}
     sigma = arr.get("conductivity_300K_S_cm") or {}
+    converged = all(c["converged"] for c in results.get("convergence") or [])
     if sigma.get("value") is not None:
         typer.echo(
             f"σ(300 K) = {1e3 * sigma['value']:.3g} ± {1e3 * (sigma.get('stderr') or 0):.2g} "
-            "mS/cm (Arrhenius extrapolation)"
+            "mS/cm (Arrhenius extrapolation" + ("" if converged else "; NOT converged") + ")"
         )
-    if not all(c["converged"] for c in results.get("convergence") or []):
+    if not converged:
         typer.echo("warning: not converged — read the convergence panel of the report", err=True)
     typer.echo(f"results: {out_dir / 'results.json'}")
     typer.echo(f"report: {out_dir / 'report.html'}")

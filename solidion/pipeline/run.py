@@ -220,9 +220,8 @@ def run_pipeline(
     if report:
         from solidion.report import build_report
 
-        html = build_report(js, out / "report.html")
+        build_report(js, out / "report.html")
         mark("report", "done")
-        log(f"report: {html}")
     record["status"] = "finished"
     record["wall_s_last_invocation"] = time.perf_counter() - t0
     _save(out, record)
