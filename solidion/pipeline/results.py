@@ -130,12 +130,17 @@ def analyze_runs(
         series = analyze_series(trajs, list(temperatures_K), mobile, charges=dict(charges))
         structure = None
         if center is not None and ligands:
-            try:
-                structure = analyze_structure_series(
-                    trajs, center=center, ligands=tuple(ligands), mobile=mobile
-                ).to_dict()
-            except (AnalysisError, SolidionError) as exc:
-                notes.append(f"structure analysis skipped: {exc}")
+            # Residence times need a resolvable mobile–centre shell; small or short runs may
+            # not have one. Then keep g(r), polyhedra and fragments without them.
+            for who in (mobile, None):
+                try:
+                    structure = analyze_structure_series(
+                        trajs, center=center, ligands=tuple(ligands), mobile=who
+                    ).to_dict()
+                    break
+                except (AnalysisError, SolidionError) as exc:
+                    part = "residence times" if who is not None else "structure analysis"
+                    notes.append(f"{part} skipped: {exc}")
     notes.extend(dict.fromkeys(str(w.message) for w in caught))
     transport = series.to_dict()
     convergence = [

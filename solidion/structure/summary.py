@@ -126,5 +126,6 @@ def analyze_structure_series(trajs: Sequence[Trajectory], **options: Any) -> Str
     results = tuple(
         analyze_structure(t, **options) for t in sorted(trajs, key=lambda t: t.temperature_K)
     )
-    fits = residence_activation([r.residence for r in results if r.residence is not None])
+    residences = [r.residence for r in results if r.residence is not None]
+    fits = residence_activation(residences) if residences else {}
     return StructureSeries(results, fits)

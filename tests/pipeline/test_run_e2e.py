@@ -73,6 +73,8 @@ def test_solidion_run_produces_every_output(tmp_path, capsys):
     assert [r["temperature_K"] for r in results["transport"]["results"]] == list(TEMPS)
     assert results["potential"]["name"] == "chgnet"
     assert set(results["msd"][0]["msd_A2"]) == {"Li", "Al", "Cl", "O"}
+    # polyhedra and fragments survive even when the tiny cell resolves no residence shell
+    assert results["structure"]["results"][0]["polyhedra"]["center"] == "Al"
     conv = results["convergence"]
     assert len(conv) == 2 and not any(c["converged"] for c in conv)  # a demo preset never is
     assert conv[0]["duration_ps"] == pytest.approx(0.1)
