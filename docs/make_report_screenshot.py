@@ -1,6 +1,9 @@
-"""Render the example report from synthetic data and save a full-page screenshot.
+"""Save a full-page screenshot of a report: a run's, or one from synthetic data.
 
-    .venv/bin/python docs/make_report_screenshot.py [out.png]
+    .venv/bin/python docs/make_report_screenshot.py [out.png] [RUN_DIR]
+
+With RUN_DIR (e.g. ``runs/LiAlCl2.5O0.75`` after ``make run``) the page of that run is shot;
+without it, the synthetic example below.
 
 The results come from solidion's own analyses of a synthetic lattice-hopping toy (no MD, no
 potential; ``tests/report/synthetic.py``), run under the ``quick`` preset label, so the page
@@ -27,14 +30,17 @@ from tests.report.synthetic import synthetic_results  # noqa: E402
 VIEWPORT = {"width": 1150, "height": 900}
 
 
-def main(out: Path) -> Path:
-    """Build the synthetic report and screenshot it to ``out``."""
+def main(out: Path, run_dir: Path | None = None) -> Path:
+    """Build the report (of ``run_dir``, or synthetic) and screenshot it to ``out``."""
     why = chromium_unavailable()
     if why:
         raise SystemExit(f"cannot take the screenshot: {why}")
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp)
-        (run / "results.json").write_text(json.dumps(synthetic_results(), indent=1))
+        if run_dir is not None:
+            (run / "results.json").write_text((run_dir / "results.json").read_text())
+        else:
+            (run / "results.json").write_text(json.dumps(synthetic_results(), indent=1))
         page_path = build_report(run)
         with chromium() as browser:
             page = browser.new_page(viewport=VIEWPORT)
@@ -45,4 +51,4 @@ def main(out: Path) -> Path:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "report_example.png"
-    print(main(target))
+    print(main(target, Path(sys.argv[2]) if len(sys.argv) > 2 else None))
