@@ -95,3 +95,37 @@ def test_missing_file_and_short_run(tmp_path, capsys):
     short.write(tmp_path / "short.h5md")
     assert main(["analyze", str(tmp_path / "short.h5md")]) == 2
     assert "frames" in capsys.readouterr().err
+
+
+def test_report_for_trajectories_made_elsewhere(series_files, tmp_path, capsys):
+    """`analyze --report DIR` writes results.json/csv and a report; `report DIR` rebuilds it."""
+    out = tmp_path / "rep"
+    rc = main(
+        [
+            "analyze",
+            *series_files,
+            "--mobile",
+            "Li",
+            "--charges",
+            "Li=1,Cl=-1",
+            "--temperature",
+            "500",
+            "650",
+            "800",
+            "--frame",
+            "lab",
+            "--report",
+            str(out),
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    assert results["formula"] is None and results["structure"] is None
+    assert [c["temperature_K"] for c in results["convergence"]] == [500, 650, 800]
+    assert results["transport"]["arrhenius"]["activation_energy_eV"]["value"] > 0
+    html = (out / "report.html").read_text()
+    assert 'data-key="sigma_300K_mS_cm"' in html
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0 and (out / "report.html").exists()
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert "nothing" in capsys.readouterr().err
