@@ -408,9 +408,8 @@ def formats() -> None:
 
 def _transport_report(series, data, mobile, out_dir: Path, format, timestep_fs) -> Path:
     """results.json/csv + report.html for trajectories analysed by ``solidion analyze``."""
-    import solidion
     from solidion.io import read_trajectory
-    from solidion.pipeline.results import _msd_block, convergence_record, write_results
+    from solidion.pipeline.results import assemble_results, write_results
     from solidion.report import build_report
 
     try:
@@ -418,32 +417,14 @@ def _transport_report(series, data, mobile, out_dir: Path, format, timestep_fs) 
     except OSError as exc:
         raise InputError(f"--report {out_dir}: cannot create it ({exc.strerror})") from None
     trajs = [
-        d
-        if not isinstance(d, str | Path)
-        else read_trajectory(d, format=format, timestep_fs=timestep_fs)
+        read_trajectory(d, format=format, timestep_fs=timestep_fs)
+        if isinstance(d, str | Path)
+        else d
         for d in data
     ]
-    results = {
-        "solidion_version": solidion.__version__,
-        "formula": None,
-        "cell_formula": None,
-        "n_atoms": trajs[0].n_atoms,
-        "preset": None,
-        "preset_converged": None,
-        "potential": None,
-        "seed": None,
-        "mobile": mobile,
-        "temperatures_K": [r.temperature_K for r in series.results],
-        "transport": series.to_dict(),
-        "structure": None,
-        "msd": [_msd_block(r) for r in series.results],
-        "convergence": [
-            convergence_record(t, r, mobile, True)
-            for t, r in zip(trajs, series.results, strict=True)
-        ],
-        "warnings": list(series.warnings),
-    }
-    js, _ = write_results(results, out_dir)
+    meta = {"formula": None, "cell_formula": None, "n_atoms": trajs[0].n_atoms, "preset": None}
+    meta.update(preset_converged=None, potential=None, seed=None)
+    js, _ = write_results(assemble_results(series, trajs, mobile, meta=meta), out_dir)
     return build_report(js, out_dir / "report.html")
 
 
@@ -478,10 +459,6 @@ def run_command(
     from solidion.errors import RunInterrupted
     from solidion.pipeline import run_pipeline
 
-    if temperatures is not None and any(not t > 0 for t in temperatures):
-        raise InputError(
-            f"--temperatures must be positive, got {' '.join(f'{t:g}' for t in temperatures)}"
-        )
     out_dir = out if out is not None else Path("runs") / formula
     try:
         results = run_pipeline(

@@ -29,7 +29,13 @@ import solidion
 from solidion.errors import AnalysisError, SolidionError
 from solidion.io._atomic import atomic_path
 
-__all__ = ["analyze_runs", "convergence_record", "write_results"]
+__all__ = [
+    "analyze_runs",
+    "assemble_results",
+    "convergence_record",
+    "msd_block",
+    "write_results",
+]
 
 #: The trajectory must be this many times longer than the time to the diffusive regime.
 MIN_DURATION_OVER_ONSET = 5.0
@@ -93,7 +99,7 @@ def convergence_record(
     }
 
 
-def _msd_block(result: Any) -> dict[str, Any]:
+def msd_block(result: Any) -> dict[str, Any]:
     lag = np.asarray(result.msd_lag_ps)
     keep = _downsample(lag)
     return {
@@ -142,21 +148,44 @@ def analyze_runs(
                     part = "residence times" if who is not None else "structure analysis"
                     notes.append(f"{part} skipped: {exc}")
     notes.extend(dict.fromkeys(str(w.message) for w in caught))
+    return assemble_results(
+        series,
+        trajs,
+        mobile,
+        preset_converged=preset_converged,
+        structure=structure,
+        notes=notes,
+        meta=meta,
+    )
+
+
+def assemble_results(
+    series: Any,
+    trajs: Sequence[Any],
+    mobile: str,
+    *,
+    preset_converged: bool = True,
+    structure: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``results.json`` dict from a transport series (and its trajectories, for hops)."""
     transport = series.to_dict()
     convergence = [
         convergence_record(t, r, mobile, preset_converged)
         for t, r in zip(trajs, series.results, strict=True)
     ]
+    notes = list(notes)
     if not all(c["converged"] for c in convergence):
         notes.insert(0, "not converged: see the convergence panel before trusting any number")
     return {
         "solidion_version": solidion.__version__,
         **dict(meta or {}),
         "mobile": mobile,
-        "temperatures_K": [float(t) for t in temperatures_K],
+        "temperatures_K": [float(r.temperature_K) for r in series.results],
         "transport": transport,
-        "structure": structure,
-        "msd": [_msd_block(r) for r in series.results],
+        "structure": None if structure is None else dict(structure),
+        "msd": [msd_block(r) for r in series.results],
         "convergence": convergence,
         "warnings": list(dict.fromkeys([*transport.get("warnings", []), *notes])),
     }

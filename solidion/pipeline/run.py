@@ -9,6 +9,7 @@ checkpoint and stage; a finished run directory only has its analysis and report 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -51,7 +52,7 @@ def resolve_preset(
     if temperatures:
         p = p.with_temperatures(temperatures)
     if n_atoms is not None:
-        p = Preset(**{**p.__dict__, "n_atoms": int(n_atoms)})
+        p = dataclasses.replace(p, n_atoms=int(n_atoms))
     return p
 
 

@@ -27,7 +27,6 @@ import numpy as np
 from solidion.chemistry import Composition
 from solidion.errors import InputError
 from solidion.md import MDRun, Preset, Stage
-from solidion.md.output import read_record
 
 __all__ = [
     "build_stage",
@@ -135,7 +134,6 @@ def md_stage(
 
     run_dir = Path(run_dir)
     if (run_dir / "record.json").exists():
-        read_record(run_dir)  # a clear error if it is not a solidion run record
         calc = None if isinstance(potential, str | os.PathLike) else potential
         return resume(run_dir, calc, progress=progress, step_hook=step_hook)
     atoms = read(structure)
