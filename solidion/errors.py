@@ -52,3 +52,14 @@ class MDError(SolidionError, RuntimeError):
 
 class RunInterrupted(SolidionError, RuntimeError):
     """An MD run stopped by a signal after writing a checkpoint; ``resume`` continues it."""
+
+
+class ReactionBalanceError(InputError):
+    """A defect reaction (Kröger–Vink) that does not conserve sites, mass or charge.
+
+    The message names the balance that fails (``site``, ``mass`` or ``charge``) and the two sides.
+    """
+
+    def __init__(self, message: str, *, balance: str):
+        super().__init__(message)
+        self.balance = balance
