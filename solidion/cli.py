@@ -513,6 +513,10 @@ def report_command(
     typer.echo(f"report: {html}")
 
 
+from solidion.cli_campaign import campaign_app  # noqa: E402  (its commands import dask lazily)
+
+app.add_typer(campaign_app, name="campaign")
+
 #: Options that take several space-separated values (``--temperature 600 700 800``).
 _MULTI_VALUE = ("--temperature", "--temperatures")
 
