@@ -517,6 +517,10 @@ from solidion.cli_campaign import campaign_app  # noqa: E402  (its commands impo
 
 app.add_typer(campaign_app, name="campaign")
 
+from solidion.cli_finetune import finetune_app  # noqa: E402  (torch/chgnet imported lazily)
+
+app.add_typer(finetune_app, name="potential")
+
 #: Options that take several space-separated values (``--temperature 600 700 800``).
 _MULTI_VALUE = ("--temperature", "--temperatures")
 

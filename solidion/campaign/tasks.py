@@ -320,11 +320,9 @@ def run_analysis(job: Job, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _trust(potential: str, trajectories: Sequence[Path], temps: Sequence[float]) -> Any:
-    """The training-domain check ``solidion run`` adds for fine-tuned potentials, if present."""
-    try:
-        from solidion.potentials.finetune.trust import trust_block
-    except ImportError:  # a solidion without the fine-tuning layer
-        return None
+    """The training-domain check ``solidion run`` adds (a note for potentials without one)."""
+    from solidion.potentials.finetune.trust import trust_block
+
     return trust_block(potential, trajectories, temps)
 
 

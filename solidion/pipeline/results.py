@@ -176,6 +176,9 @@ def assemble_results(
         for t, r in zip(trajs, series.results, strict=True)
     ]
     notes = list(notes)
+    trust = (meta or {}).get("trust")  # solidion.potentials.finetune.trust.trust_block
+    if isinstance(trust, Mapping):
+        notes.extend(str(w) for w in trust.get("warnings") or [])
     if not all(c["converged"] for c in convergence):
         notes.insert(0, "not converged: see the convergence panel before trusting any number")
     return {

@@ -195,6 +195,11 @@ def run_pipeline(
         trajs.append(st.production_stage(glass, p, t, md_potential, out, seed, **kw))
         mark(st.production_dir(out, t).name, "done")
     log("[4/4] transport and structure analysis")
+    from solidion.potentials.finetune.trust import trust_block
+
+    trust = trust_block(potential, trajs, p.temperatures_K)
+    for w in trust["warnings"]:
+        log(f"warning: {w}")
     ions = comp.scaled_to(p.n_atoms)
     meta = {
         "formula": str(comp),
@@ -205,6 +210,7 @@ def run_pipeline(
         "potential": describe(calc),
         "seed": int(seed),
         "trajectories": [str(Path(t).relative_to(out)) for t in trajs],
+        "trust": trust,
     }
     results = analyze_runs(
         trajs,

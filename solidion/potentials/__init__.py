@@ -9,6 +9,8 @@ the chgnet wheel; ``get(path)`` reads a fine-tuned CHGNet checkpoint as data
 (``torch.load(weights_only=True)``); ``get(calculator)`` returns it unchanged.
 :class:`~solidion.potentials.batched.BatchedCHGNet` evaluates several structures (MD replicas)
 in one model call.
+Fine-tuning on reference data, errors and softening ratio, frame selection for labelling and
+the training-domain check of MD runs live in :mod:`solidion.potentials.finetune`.
 
 Importing this package imports neither torch nor chgnet; they load on the first ``get``.
 """

@@ -137,19 +137,23 @@ def _first_line(exc: BaseException, limit: int = 300) -> str:
     return f"{type(exc).__name__}: {line[:limit]}" if line else type(exc).__name__
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a CHGNet checkpoint as data and return its ``{"model_args", "state_dict"}`` part.
+def load_state(path: Path) -> Mapping[str, Any]:
+    """Read a checkpoint file as data: ``torch.load(weights_only=True)``, a dictionary at the top.
+
+    ``weights_only=True`` unpickles tensors and plain containers (dict, list, tuple, str,
+    numbers, None) only; a file naming any other class or function is refused before anything
+    it names is imported or called.
 
     Args:
         path: The checkpoint file.
 
     Returns:
-        The dictionary ``CHGNet.from_dict`` takes.
+        The top-level dictionary.
 
     Raises:
-        InputError: the file cannot be read by ``torch.load(weights_only=True)`` (garbage, an
-            arbitrary pickled object — whose code is never run), or lacks the keys a CHGNet
-            checkpoint has. The message names the file.
+        InputError: the file cannot be read, ``torch.load(weights_only=True)`` refuses it
+            (garbage, or a pickled object — whose code is never run), or it does not hold a
+            dictionary. The message names the file.
     """
     import torch
 
@@ -170,6 +174,17 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
             f"spec: {path} is not a CHGNet checkpoint: it holds a {type(state).__name__}, "
             "not a dictionary"
         )
+    return state
+
+
+def model_part(state: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The validated ``{"model_args", "state_dict"}`` part of a checkpoint read by :func:`load_state`.
+
+    Raises:
+        InputError: the keys a CHGNet checkpoint has are missing or of the wrong type.
+    """
+    import torch
+
     part: Any = state.get("model", state)
     where = "['model']" if "model" in state else ""
     if not isinstance(part, Mapping):
@@ -195,6 +210,36 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return {"model_args": dict(part["model_args"]), "state_dict": part["state_dict"]}
 
 
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a CHGNet checkpoint as data and return its ``{"model_args", "state_dict"}`` part.
+
+    Args:
+        path: The checkpoint file.
+
+    Returns:
+        The dictionary ``CHGNet.from_dict`` takes.
+
+    Raises:
+        InputError: the file cannot be read by ``torch.load(weights_only=True)`` (garbage, an
+            arbitrary pickled object — whose code is never run), or lacks the keys a CHGNet
+            checkpoint has. The message names the file.
+    """
+    return model_part(load_state(path), path)
+
+
+def build_model(dct: Mapping[str, Any], path: Path) -> Any:
+    """``CHGNet.from_dict`` on a validated model part; InputError naming ``path`` if it fails."""
+    chgnet_model = _import_chgnet()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return chgnet_model.CHGNet.from_dict(dict(dct))
+    except Exception as exc:
+        raise InputError(
+            f"spec: {path}: its model_args and state_dict do not build a CHGNet "
+            f"({_first_line(exc)})"
+        ) from exc
+
+
 def load_checkpoint(path: Path, device: str) -> LoadedModel:
     """Build a CHGNet from a fine-tuned checkpoint file, safely (see the module docstring).
 
@@ -203,22 +248,17 @@ def load_checkpoint(path: Path, device: str) -> LoadedModel:
         device: Resolved torch device.
 
     Returns:
-        The model with a ``CHGNetCalculator`` factory and its run record (with the sha256).
+        The model with a ``CHGNetCalculator`` factory and its run record (with the sha256, and
+        for a checkpoint written by ``solidion potential finetune`` a ``finetune`` summary: base
+        model, training-set digest, whether it carries a training-domain reference).
 
     Raises:
         InputError: the file is not a valid CHGNet checkpoint; the message names it.
     """
     digest = sha256_file(path)
-    dct = read_checkpoint(path)  # bad files fail here, before chgnet is imported
-    chgnet_model = _import_chgnet()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = chgnet_model.CHGNet.from_dict(dct)
-    except Exception as exc:
-        raise InputError(
-            f"spec: {path}: its model_args and state_dict do not build a CHGNet "
-            f"({_first_line(exc)})"
-        ) from exc
+    state = load_state(path)  # bad files fail here, before chgnet is imported
+    dct = model_part(state, path)
+    model = build_model(dct, path)
     model = model.to(device)
     model.eval()
     info = {
@@ -234,4 +274,14 @@ def load_checkpoint(path: Path, device: str) -> LoadedModel:
         "options": {},
         "calculator": "chgnet.model.dynamics.CHGNetCalculator",
     }
+    extra = state.get("solidion")
+    if isinstance(extra, Mapping) and isinstance(extra.get("metadata"), Mapping):
+        meta = extra["metadata"]
+        info["finetune"] = {
+            "base_model": meta.get("base_model"),
+            "training_set_sha256": (meta.get("dataset") or {}).get("sha256")
+            if isinstance(meta.get("dataset"), Mapping)
+            else None,
+            "trust_reference": isinstance(extra.get("trust_reference"), Mapping),
+        }
     return LoadedModel(model, calculator_factory(model, device), info)

@@ -77,6 +77,9 @@ td.good { color: #1b6b2f; }
 .warning-unconverged { border: 2px solid #c62828; background: #fdecea; color: #611a15;
                        padding: .7rem 1rem; margin: .8rem 0; border-radius: 4px; }
 .warning-unconverged strong { color: #b71c1c; }
+.warning-untrusted { border: 2px solid #c62828; background: #fdecea; color: #611a15;
+                     padding: .7rem 1rem; margin: .8rem 0; border-radius: 4px; }
+.warning-untrusted strong { color: #b71c1c; }
 .note { border-left: 4px solid #9aa5b1; background: #f4f6f8; padding: .5rem .9rem; }
 ul.warnings li { margin: .2rem 0; }
 ul.warnings .src { color: var(--muted); font-size: .85em; margin-right: .4rem; }
@@ -152,6 +155,7 @@ def render_html(results: Mapping[str, Any], figures: Sequence[ReportFigure] | No
     body = [
         _header(data),
         _convergence_section(data, figs),
+        _trust_section(data),
         _summary_section(data),
         _transport_figures_section(data, figs),
         _structure_section(data, figs),
@@ -336,6 +340,7 @@ def _header(data: Mapping[str, Any]) -> str:
     meta = "\n".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     links = [
         ("convergence", "Convergence"),
+        *([("trust", "Training domain")] if isinstance(data.get("trust"), Mapping) else []),
         ("summary", "Summary"),
         ("transport", "Transport"),
         ("structure", "Structure"),
@@ -449,6 +454,94 @@ def _convergence_section(data: Mapping[str, Any], figs: Mapping[str, ReportFigur
         )
     parts.append(f"<table>\n{head}\n" + "\n".join(body) + "\n</table>")
     parts.append(_figure(figs.get("convergence")))
+    parts.append("</section>")
+    return "\n".join(p for p in parts if p)
+
+
+def _untrusted_box(trust: Mapping[str, Any]) -> str:
+    lines = []
+    for r in trust.get("results") or []:
+        if r.get("out_of_domain") is not True:
+            continue
+        t = _float(r.get("temperature_K"))
+        where = f"{t:g} K" if t is not None else str(r.get("source") or "a run")
+        frac = _float(r.get("fraction_out_of_domain"))
+        limit = _float(r.get("limit_fraction"))
+        text = (
+            f"{_fmt(None if frac is None else 100 * frac)} % of local environments lie beyond "
+            f"the training data (limit {_fmt(None if limit is None else 100 * limit)} %)"
+        )
+        unknown = r.get("unknown_species") or []
+        if unknown:
+            text += f"; species absent from it: {', '.join(map(str, unknown))}"
+        lines.append(f"<strong>{_e(where)} outside the training domain:</strong> {_e(text)}")
+    if not lines:
+        return ""
+    return (
+        '<div class="warning-untrusted" role="alert">\n'
+        + "\n".join(f"<p>{line}</p>" for line in lines)
+        + "\n<p>The potential extrapolates in these runs: its test errors do not cover them. "
+        "Label frames of these runs (<code>solidion potential select</code>, <code>label</code>) "
+        "and fine-tune again.</p>\n</div>"
+    )
+
+
+def _trust_section(data: Mapping[str, Any]) -> str:
+    """How far the production runs lie from the fine-tuning data (``results.json`` ``trust``)."""
+    trust = data.get("trust")
+    if not isinstance(trust, Mapping):
+        return ""
+    parts = ['<section id="trust">', "<h2>Training domain</h2>"]
+    if trust.get("available") is not True:
+        reason = str(trust.get("reason") or "no training-domain reference")
+        parts.append(f'<p class="note">No training-domain check: {_e(reason)}.</p>')
+        parts.append("</section>")
+        return "\n".join(parts)
+    box = _untrusted_box(trust)
+    parts.append(box)
+    ref = trust.get("reference") or {}
+    limit = _float(trust.get("limit_fraction"))
+    if not box:
+        parts.append(
+            '<p class="note">Every production run stays within the training domain: at most '
+            f"{_e(_fmt(None if limit is None else 100 * limit))} % of its local environments lie "
+            "beyond the held-out threshold.</p>"
+        )
+    q = _float(ref.get("quantile"))
+    parts.append(
+        "<p>Distance d of each atom's local environment (smoothed partial neighbour densities) "
+        "to the nearest environment of the same element in the fine-tuning data, relative to a "
+        f"threshold t set at the {_e(_fmt(None if q is None else 100 * q))}th percentile of "
+        f"held-out distances ({_e(ref.get('calibration') or 'calibration not recorded')}); "
+        f"reference: {_e(ref.get('n_frames', '?'))} training frames.</p>"
+    )
+    head = (
+        "<tr><th>T (K)</th><th>frames</th><th>environments</th><th>out of domain (%)</th>"
+        "<th>median d/t</th><th>99th percentile d/t</th><th>max d/t</th>"
+        '<th class="label">species absent from the data</th><th>verdict</th></tr>'
+    )
+    body = []
+    for i, r in enumerate(trust.get("results") or []):
+        t = _float(r.get("temperature_K"))
+        tk = _tkey(t) if t is not None else f"run{i}"
+        src = _pointer("trust", "results", i)
+        bad = r.get("out_of_domain") is True
+        n_frames, n_env = r.get("n_frames"), r.get("n_environments")
+        body.append(
+            "<tr>"
+            f"<td>{'—' if t is None else f'{t:g}'}</td>"
+            f"<td>{_num('trust_n_frames_' + tk, n_frames, src + '/n_frames', display=str(n_frames))}</td>"
+            f"<td>{_num('trust_n_environments_' + tk, n_env, src + '/n_environments', display=str(n_env))}</td>"
+            f"<td>{_num('trust_out_of_domain_percent_' + tk, r.get('fraction_out_of_domain'), src + '/fraction_out_of_domain', 100.0)}</td>"
+            f"<td>{_num('trust_relative_distance_median_' + tk, r.get('relative_distance_median'), src + '/relative_distance_median')}</td>"
+            f"<td>{_num('trust_relative_distance_p99_' + tk, r.get('relative_distance_p99'), src + '/relative_distance_p99')}</td>"
+            f"<td>{_num('trust_relative_distance_max_' + tk, r.get('relative_distance_max'), src + '/relative_distance_max')}</td>"
+            f'<td class="label">{_e(", ".join(map(str, r.get("unknown_species") or [])) or "—")}</td>'
+            f'<td class="{"bad" if bad else "good"}">{"outside" if bad else "within"}</td>'
+            "</tr>"
+        )
+    if body:
+        parts.append(f"<table>\n{head}\n" + "\n".join(body) + "\n</table>")
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
 
@@ -776,6 +869,9 @@ def _all_warnings(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         specific.setdefault(str(w), "transport")
     for w in structure.get("warnings") or []:
         specific.setdefault(str(w), "structure")
+    trust = data.get("trust")
+    for w in (trust.get("warnings") if isinstance(trust, Mapping) else None) or []:
+        specific.setdefault(str(w), "trust")
     found: dict[str, str] = {}
     for w in data.get("warnings") or []:
         found.setdefault(str(w), specific.get(str(w), "run"))

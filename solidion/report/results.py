@@ -128,6 +128,10 @@ def normalise_results(results: Mapping[str, Any], source: object = "results") ->
                 f"{source}: {key!r} must be a JSON {'object' if kind is dict else 'array'} or "
                 f"null, got {type(out[key]).__name__}"
             )
+    if out.get("trust") is not None and not isinstance(out["trust"], Mapping):
+        raise InputError(
+            f"{source}: 'trust' must be a JSON object or null, got {type(out['trust']).__name__}"
+        )
     for key in ("transport", "structure"):
         block = out[key]
         if block is not None and not isinstance(block.get("results", []), list):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -22,7 +23,14 @@ def _run(argv, capsys):
     [
         (["run", "LiXxCl2"], "Xx"),
         (["run", "LiAlCl2.5O0.8"], "not charge-neutral: total formal charge -0.1"),
-        (["run", "LiAlCl2.5O0.75", "--potential", "sevennet"], "solidion[sevennet]"),
+        pytest.param(
+            ["run", "LiAlCl2.5O0.75", "--potential", "sevennet"],
+            "solidion[sevennet]",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("sevenn") is not None,
+                reason="sevenn is installed, so --potential sevennet is not a mistake",
+            ),
+        ),
         (["run", "LiAlCl2.5O0.75", "--potential", "nonsense"], "unknown potential"),
         (["run", "LiAlCl2.5O0.75", "--temperatures", "-5", "600"], "must be positive"),
         (["run", "LiAlCl2.5O0.75", "--temperatures", "600", "1700"], "below the 1500 K melt"),
