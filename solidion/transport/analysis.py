@@ -55,6 +55,7 @@ from solidion.trajectory import Trajectory
 from solidion.transport.clusters import ClusterTypes, cluster_block_statistics
 from solidion.transport.estimate import Estimate, jackknife
 from solidion.transport.msd import (
+    ballistic_frame_interval_fs,
     cross_msd_fft,
     diffusive_onset,
     linear_fit,
@@ -537,6 +538,17 @@ def _analyze(
             x = x - d[:, None, :]
             acc += msd_fft(x) * x.shape[1]
         full_msd += acc[:n_min] / mobile_idx.size / len(sources)
+
+    implied_fs = ballistic_frame_interval_fs(
+        full_msd, float(atomic_masses[atomic_numbers[mobile]]), temperature_K
+    )
+    if implied_fs is not None and not 0.5 < implied_fs / first.timestep_fs < 2.0:
+        notes.append(
+            f"{mobile}: the MSD is ballistic over the first frames and at {temperature_K:g} K "
+            f"that means frames {implied_fs:.3g} fs apart, not the stated "
+            f"{first.timestep_fs:g} fs; check the time between frames (every D and σ scales "
+            "with it)"
+        )
 
     # the fit windows and the blocks
     onset_found = True

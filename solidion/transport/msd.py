@@ -187,3 +187,48 @@ def diffusive_onset(
     if k >= lags.size - 1:  # need at least two diffusive grid points
         return None
     return int(lags[k])
+
+
+def ballistic_frame_interval_fs(
+    msd_A2: np.ndarray,
+    mass_amu: float,
+    temperature_K: float,
+    *,
+    ratio_band: tuple[float, float] = (3.0, 4.6),
+) -> float | None:
+    """The time between frames that a ballistic start of the MSD implies, in fs, or None.
+
+    Over times much shorter than a vibrational period an atom flies freely, so its MSD is
+    ballistic: MSD(t) = 3 k_B T t² / m (equipartition; e.g. Hansen & McDonald, *Theory of Simple
+    Liquids*, 4th ed., §7.2). When MSD(2Δt)/MSD(Δt) ≈ 4 (the t² law over the first two lags),
+    the frames are that close, and Δt = √(MSD(Δt) m / (3 k_B T)) follows from the temperature
+    alone. Comparing it with the stated interval catches a mislabelled trajectory (frames every
+    MD step read as every tenth). Frames farther apart than the ballistic regime give a ratio
+    well below 4 and no answer — the check only ever speaks when the data are unambiguous.
+
+    Args:
+        msd_A2: MSD for lags 0, 1, 2, … frames, in Å² (at least three values).
+        mass_amu: Mass of the species in amu.
+        temperature_K: Temperature in K.
+        ratio_band: Range of MSD(2)/MSD(1) accepted as ballistic.
+
+    Returns:
+        The implied frame interval in fs, or None when the first lags are not ballistic.
+
+    Example:
+        >>> import numpy as np
+        >>> from ase import units
+        >>> v2 = 3 * units.kB * 600 / 6.94 * units.fs**2  # 3kT/m in Å²/fs²
+        >>> msd = v2 * (2.0 * np.arange(5)) ** 2  # free flight, frames 2 fs apart
+        >>> round(ballistic_frame_interval_fs(msd, 6.94, 600.0), 6)
+        2.0
+    """
+    from ase import units
+
+    msd_A2 = np.asarray(msd_A2, dtype=np.float64)
+    if msd_A2.shape[0] < 3 or not (msd_A2[1] > 0 and np.isfinite(msd_A2[2])):
+        return None
+    if not ratio_band[0] <= msd_A2[2] / msd_A2[1] <= ratio_band[1]:
+        return None
+    v2_A2_fs2 = 3.0 * units.kB * temperature_K / mass_amu * units.fs**2
+    return float(np.sqrt(msd_A2[1] / v2_A2_fs2))

@@ -215,3 +215,21 @@ def test_tracer_fast_path_equals_the_full_analysis():
         full.tracer_diffusivity["Li"].stderr, rel=1e-12
     )
     assert fast.fit_window_ps == full.species["Li"].fit_window_ps
+
+
+@pytest.mark.parametrize("stated_fs, warned", [(2.0, False), (20.0, True)])
+def test_mislabelled_frame_interval_is_reported(stated_fs, warned):
+    from tests.transport.test_msd import vibrating_ions
+
+    li = vibrating_ions(400, 2.0, 600.0, 6.94)
+    cl = np.random.default_rng(3).uniform(0, 10, size=(1, 40, 3)).repeat(400, axis=0)
+    traj = Trajectory.from_arrays(
+        ["Li"] * 40 + ["Cl"] * 40, np.concatenate([li, cl], axis=1), np.eye(3) * 10, stated_fs
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = analyze(traj, mobile="Li", temperature_K=600.0)
+    hits = [w for w in res.warnings if "ballistic" in w]
+    assert bool(hits) is warned
+    if warned:
+        assert "frames 2" in hits[0] and "20 fs" in hits[0]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from solidion.transport.msd import (
+    ballistic_frame_interval_fs,
     cross_msd_fft,
     diffusive_onset,
     linear_fit,
@@ -64,3 +65,27 @@ def test_linear_fit_exact_line_and_bad_input():
         linear_fit([1, 1], [2, 3])
     with pytest.raises(ValueError):
         msd_fft(np.zeros((10, 3)))
+
+
+def vibrating_ions(n_frames: int, frame_fs: float, T_K: float, mass: float, seed: int = 0):
+    """Ions vibrating harmonically at 8 THz with the equipartition speed, sampled every frame_fs.
+
+    x = A sin(ωt + φ) with A = √(2kT/m)/ω per axis, so ⟨v_x²⟩ = kT/m and MSD(Δ) → 3kT/m·Δ².
+    """
+    from ase import units
+
+    rng = np.random.default_rng(seed)
+    omega = 2 * np.pi * 8e-3  # rad/fs
+    amp = np.sqrt(2 * units.kB * T_K / mass * units.fs**2) / omega
+    phase = rng.uniform(0, 2 * np.pi, size=(1, 40, 3))
+    t = (np.arange(n_frames) * frame_fs)[:, None, None]
+    return amp * np.sin(omega * t + phase) + rng.uniform(0, 10, size=(1, 40, 3))
+
+
+def test_ballistic_start_gives_the_frame_interval():
+    x = vibrating_ions(200, 2.0, 600.0, 6.94)
+    implied = ballistic_frame_interval_fs(msd_fft(x), 6.94, 600.0)
+    assert implied == pytest.approx(2.0, rel=0.1)  # random phases: 40 ions × 3 axes
+    # frames 40 fs apart (a third of the period) are past the ballistic regime: no answer
+    coarse = vibrating_ions(200, 40.0, 600.0, 6.94)
+    assert ballistic_frame_interval_fs(msd_fft(coarse), 6.94, 600.0) is None

@@ -36,3 +36,7 @@ def test_tracer_diffusivity_agrees_with_pymatgen(lgps, lgps_path):
     # 20 ps of a caged Li sublattice is not diffusive: solidion must say so
     assert any("no diffusive regime" in w for w in ours.warnings)
     assert ours.temperature_K == 600.0 and ours.frame == "framework"
+    # The file states 2 fs × step_skip 10 = 20 fs between frames, but the Li MSD is ballistic
+    # over the first lags (MSD(2)/MSD(1) ≈ 4) with 3kT/m·Δt² matching Δt = 2 fs: the frames look
+    # like consecutive MD steps. solidion must point at that rather than stay silent.
+    assert any("ballistic" in w and "frames 2 fs apart" in w for w in ours.warnings)
