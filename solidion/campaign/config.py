@@ -148,22 +148,22 @@ class Campaign:
         return bool(self.compositions) and all(c.A is not None for c in self.compositions)
 
 
-def load_campaign(path: str | os.PathLike[str]) -> Campaign:
-    """Read and validate a campaign file (TOML or YAML, by its suffix).
+def read_table(path: str | os.PathLike[str], what: str) -> Mapping[str, Any]:
+    """The top-level table of a TOML or YAML file (by its suffix); ``what`` names it in errors.
 
     Raises:
-        InputError: Unreadable file, unknown suffix or key, or a bad value (the message names
-            the file and the key).
+        InputError: A missing or unreadable file, an unknown suffix, a syntax error, or a top
+            level that is not a table (the message names the file).
     """
     p = Path(path)
     label = str(path)
     if not p.is_file():
-        raise InputError(f"{label}: no such campaign file")
+        raise InputError(f"{label}: no such {what}")
     suffix = p.suffix.lower()
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{label}: cannot read the campaign file ({exc})") from None
+        raise InputError(f"{label}: cannot read the {what} ({exc})") from None
     if suffix == ".toml":
         import tomllib
 
@@ -179,9 +179,21 @@ def load_campaign(path: str | os.PathLike[str]) -> Campaign:
         except YAMLError as exc:
             raise InputError(f"{label}: not valid YAML ({exc})") from None
     else:
-        raise InputError(f"{label}: campaign files are .toml, .yaml or .yml, not {suffix!r}")
+        raise InputError(f"{label}: a {what} is .toml, .yaml or .yml, not {suffix!r}")
     if not isinstance(data, Mapping):
         raise InputError(f"{label}: the top level must be a table of keys")
+    return data
+
+
+def load_campaign(path: str | os.PathLike[str]) -> Campaign:
+    """Read and validate a campaign file (TOML or YAML, by its suffix).
+
+    Raises:
+        InputError: Unreadable file, unknown suffix or key, or a bad value (the message names
+            the file and the key).
+    """
+    data = read_table(path, "campaign file")
+    p, label = Path(path), str(path)
     return parse_campaign(data, p, label=label)
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from solidion.campaign.config import Campaign
+from solidion.campaign.config import Campaign, read_table
 from solidion.campaign.plan import Plan, Task, build_plan
 from solidion.campaign.store import ResultRow, Store
 from solidion.campaign.tasks import TOPIC, Job, TaskError, run_analysis, run_glass, run_md
@@ -97,28 +97,8 @@ def cluster_kwargs(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[s
     Raises:
         InputError: Unreadable file or bad values.
     """
+    data = read_table(path, "cluster configuration file (--cluster-config)")
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"--cluster-config {p}: no such file")
-    text = p.read_text(encoding="utf-8")
-    if p.suffix.lower() == ".toml":
-        import tomllib
-
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{p}: not valid TOML ({exc})") from None
-    elif p.suffix.lower() in (".yaml", ".yml"):
-        from ruamel.yaml import YAML, YAMLError
-
-        try:
-            data = YAML(typ="safe", pure=True).load(text)
-        except YAMLError as exc:
-            raise InputError(f"{p}: not valid YAML ({exc})") from None
-    else:
-        raise InputError(f"{p}: cluster configuration files are .toml, .yaml or .yml")
-    if not isinstance(data, Mapping):
-        raise InputError(f"{p}: the top level must be a table of keys")
     own = {k: data[k] for k in _CLUSTER_OWN_KEYS if k in data}
     jobs = own.get("jobs", 1)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
