@@ -67,6 +67,12 @@ def test_solidion_run_produces_every_output(tmp_path, capsys):
         "T800K/record.json",
     ):
         assert (out / name).exists(), name
+    from solidion.pipeline.stages import GLASS_MAX_VOLUME_DRIFT
+
+    glass_record = json.loads((out / "glass" / "record.json").read_text())
+    assert glass_record["guards"]["max_volume_drift"] == GLASS_MAX_VOLUME_DRIFT  # density search
+    production_record = json.loads((out / "T600K" / "record.json").read_text())
+    assert production_record["guards"]["max_volume_drift"] == 0.3  # the MD default
     results = json.loads((out / "results.json").read_text())
     assert results["formula"] == "LiAlCl2.5O0.75" and results["cell_formula"] == "Li4Al4Cl10O3"
     assert results["temperatures_K"] == list(TEMPS)
