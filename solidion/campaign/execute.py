@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import queue
 import time
@@ -200,9 +199,6 @@ def connect(
             processes=True,
             dashboard_address=":0",
             env=env,
-            # a failing task is reported by the client in one line (and stored with its
-            # message); the workers' own "Compute Failed" tracebacks would only repeat it
-            silence_logs=logging.ERROR,
         ) as local,
         Client(local) as client,
     ):
