@@ -202,6 +202,9 @@ def connect(
         ) as local,
         Client(local) as client,
     ):
+        from solidion.campaign._worker import QuietTaskFailures
+
+        client.register_plugin(QuietTaskFailures())
         log(f"local Dask cluster: {n} worker process(es), {threads} torch thread(s) per task")
         yield client
 

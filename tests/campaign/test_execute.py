@@ -243,3 +243,17 @@ def test_one_client_per_campaign(tmp_path, client):
         ):
             run_campaign(c, client=client, log=lambda m: None)
     assert run_campaign(c, client=client, log=lambda m: None).complete
+
+
+def _raise_value_error(x: int) -> int:
+    raise ValueError(f"task {x} broke")
+
+
+def test_local_workers_leave_task_failures_to_the_client(capfd):
+    # The client stores and prints a failed task's message once; the worker processes must not
+    # add Dask's multi-line "Compute Failed" dump (without the plugin they do: same test, red).
+    with ex.connect(workers=1, log=lambda _: None) as client:
+        with pytest.raises(ValueError, match="task 3 broke"):
+            client.submit(_raise_value_error, 3).result()
+    err = capfd.readouterr().err
+    assert "Compute Failed" not in err
