@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from solidion.errors import InputError
-from solidion.structure.rdf import first_minimum, max_rdf_radius, pair_distances, rdf
+from solidion.structure.rdf import (
+    cell_widths,
+    first_minimum,
+    max_rdf_radius,
+    pair_distances,
+    rdf,
+)
 from solidion.trajectory import Trajectory
 
 __all__ = [
@@ -133,17 +139,7 @@ def half_widths(cells: np.ndarray) -> np.ndarray:
         >>> half_widths(np.diag([10.0, 12.0, 14.0])[None]).round(9).tolist()
         [5.0]
     """
-    c = np.asarray(cells, dtype=np.float64).reshape(-1, 3, 3)
-    vol = np.abs(np.linalg.det(c))
-    areas = np.stack(
-        [
-            np.linalg.norm(np.cross(c[:, 1], c[:, 2]), axis=-1),
-            np.linalg.norm(np.cross(c[:, 2], c[:, 0]), axis=-1),
-            np.linalg.norm(np.cross(c[:, 0], c[:, 1]), axis=-1),
-        ],
-        axis=-1,
-    )
-    return 0.5 * (vol[:, None] / areas).min(axis=-1)
+    return 0.5 * cell_widths(np.asarray(cells, dtype=np.float64).reshape(-1, 3, 3)).min(axis=-1)
 
 
 def min_image_distances(xa: np.ndarray, xb: np.ndarray, cells: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from solidion.trajectory import Trajectory
 
 __all__ = [
     "RDFResult",
+    "cell_widths",
     "first_minimum",
     "max_rdf_radius",
     "pair_distances",
@@ -80,17 +81,36 @@ class RDFResult:
         }
 
 
-def _widths(cell: np.ndarray) -> np.ndarray:
-    """Perpendicular widths of the cell (distance between opposite faces), shape (3,)."""
-    vol = abs(np.linalg.det(cell))
-    return np.array(
-        [vol / np.linalg.norm(np.cross(cell[i], cell[j])) for i, j in ((1, 2), (2, 0), (0, 1))]
+def cell_widths(cells: np.ndarray) -> np.ndarray:
+    """Perpendicular widths of a cell (distances between opposite faces), V / |a_j × a_k|.
+
+    Args:
+        cells: Lattice vectors as rows, (3, 3), or many cells, (n, 3, 3), Å.
+
+    Returns:
+        The widths along a, b and c: shape (3,) for one cell, (n, 3) for many.
+
+    Example:
+        >>> cell_widths(np.array([[10.0, 0, 0], [5.0, 10.0, 0], [0, 0, 12.0]])).round(6).tolist()
+        [8.944272, 10.0, 12.0]
+    """
+    c = np.asarray(cells, dtype=np.float64)
+    many = c.reshape(-1, 3, 3)
+    vol = np.abs(np.linalg.det(many))
+    areas = np.stack(
+        [
+            np.linalg.norm(np.cross(many[:, j], many[:, k]), axis=-1)
+            for j, k in ((1, 2), (2, 0), (0, 1))
+        ],
+        axis=-1,
     )
+    widths = vol[:, None] / areas
+    return widths[0] if c.ndim == 2 else widths
 
 
 def max_rdf_radius(cell: np.ndarray) -> float:
     """Half the smallest perpendicular width of the cell (largest radius without self-images)."""
-    return 0.5 * float(_widths(np.asarray(cell, dtype=np.float64)).min())
+    return 0.5 * float(cell_widths(cell).min())
 
 
 def _empty_pairs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -168,7 +188,7 @@ def pair_distances(
         return i[keep], j[keep], d[keep]
     # General case: images of the ib atoms within r_max of the cell (in fractional units the
     # skin along axis k is r_max / width_k).
-    skin = r_max / _widths(cell)
+    skin = r_max / cell_widths(cell)
     n = np.ceil(skin).astype(int)
     grid = np.stack(np.meshgrid(*(np.arange(-k, k + 1) for k in n), indexing="ij"), axis=-1)
     grid = grid.reshape(-1, 3)

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from solidion.errors import AnalysisError, InputError
+from solidion.structure.rdf import cell_widths
 from solidion.transport.estimate import Estimate
 
 __all__ = [
@@ -244,13 +245,6 @@ def _edges_from(
 # --------------------------------------------------------------------------------------------
 # edges within a cutoff
 # --------------------------------------------------------------------------------------------
-def _widths(cell: np.ndarray) -> np.ndarray:
-    vol = abs(np.linalg.det(cell))
-    return np.array(
-        [vol / np.linalg.norm(np.cross(cell[i], cell[j])) for i, j in ((1, 2), (2, 0), (0, 1))]
-    )
-
-
 def periodic_edges(frac_coords: Any, cell: Any, cutoff_A: float) -> tuple[np.ndarray, np.ndarray]:
     """Every periodic edge between sites closer than a cutoff, with its image offset.
 
@@ -290,7 +284,7 @@ def periodic_edges(frac_coords: Any, cell: Any, cutoff_A: float) -> tuple[np.nda
         raise InputError(f"cutoff_A must be a positive distance in Å, got {cutoff_A!r}")
     k = np.floor(frac)
     w = frac - k
-    skin = rc / _widths(c)
+    skin = rc / cell_widths(c)
     reach = np.ceil(skin).astype(int) + 1
     n_img = int(np.prod(2 * reach + 1)) * frac.shape[0]
     if n_img > MAX_IMAGES:
