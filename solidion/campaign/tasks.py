@@ -271,6 +271,7 @@ def run_analysis(job: Job, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     from solidion.chemistry import Composition
     from solidion.pipeline.results import analyze_runs, write_results
     from solidion.pipeline.stages import species_roles
+    from solidion.potentials.finetune.trust import trust_block
 
     with _task(job, torch_threads=False) as rec:
         cdir = Path(job.composition_dir)
@@ -295,9 +296,7 @@ def run_analysis(job: Job, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "replicas": len(ordered) // max(1, len(first)),
             "trajectories": [str(Path(r["output"]).relative_to(cdir)) for r in ordered],
         }
-        trust = _trust(job.potential, [Path(r["output"]) for r in first], temps)
-        if trust is not None:
-            meta["trust"] = trust
+        meta["trust"] = trust_block(job.potential, [Path(r["output"]) for r in first], temps)
         kw = {"mobile": mobile, "center": center, "ligands": ligands}
         results = analyze_runs(
             [Path(r["output"]) for r in first],
@@ -317,13 +316,6 @@ def run_analysis(job: Job, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         rec["output"] = str(js)
         rec["rows"] = [dataclasses.astuple(r) for r in result_rows(stored)]
     return rec
-
-
-def _trust(potential: str, trajectories: Sequence[Path], temps: Sequence[float]) -> Any:
-    """The training-domain check ``solidion run`` adds (a note for potentials without one)."""
-    from solidion.potentials.finetune.trust import trust_block
-
-    return trust_block(potential, trajectories, temps)
 
 
 def _combine_replicas(
