@@ -99,6 +99,13 @@ MASS_LI7_AMU: float = 7.0160040
 #: ``remove_translations=True``; finite-difference noise of ML potentials stays below it.
 DEFAULT_ZERO_TOL_THZ: float = 0.3
 
+#: A mode with |ν| ≤ ``ZERO_MODE_REL_TOL`` · max|ν| of its list is a numerical zero (a
+#: translation or rotation), whatever its sign. An eigen-solver leaves a zero eigenvalue of the
+#: mass-weighted Hessian at ~1e-16·λ_max, i.e. |ν| ~ 1e-8·ν_max, with a sign that depends on the
+#: BLAS kernel; 1e-4 leaves four decades of margin above that noise, and a genuine mode of
+#: 1e-4·ν_max (a few GHz) has no place in a Vineyard product anyway.
+ZERO_MODE_REL_TOL: float = 1e-4
+
 # ---------------------------------------------------------------------------------------------
 # correlation factors
 # ---------------------------------------------------------------------------------------------
@@ -316,6 +323,11 @@ def _drop_zero_modes(nu: np.ndarray, n_zero: int, tol_THz: float, name: str) -> 
     return np.sort(nu[order[n_zero:]])
 
 
+def _numerical_zeros(nu: np.ndarray) -> np.ndarray:
+    """Mask of modes that are zero within :data:`ZERO_MODE_REL_TOL` of the largest |ν|."""
+    return np.abs(nu) <= ZERO_MODE_REL_TOL * float(np.max(np.abs(nu)))
+
+
 def _split_modes(
     freqs_min_THz: Any,
     freqs_saddle_THz: Any,
@@ -323,7 +335,13 @@ def _split_modes(
     periodic: bool,
     zero_tol_THz: float,
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Validated (real ν at the minimum, real ν at the saddle, |ν| of the imaginary mode)."""
+    """Validated (real ν at the minimum, real ν at the saddle, |ν| of the imaginary mode).
+
+    The minimum's list is checked completely before the saddle's, and a mode is classified as
+    zero, imaginary or real by |ν| relative to the largest mode of its list
+    (:data:`ZERO_MODE_REL_TOL`), never by the sign of a numerically-zero eigenvalue, so the
+    verdict and the list an error names do not depend on the last bits of the eigen-solver.
+    """
     nu_min = _signed_THz(freqs_min_THz, "freqs_min_THz")
     nu_sad = _signed_THz(freqs_saddle_THz, "freqs_saddle_THz")
     if remove_translations:
@@ -331,20 +349,31 @@ def _split_modes(
         tol = float(_positive(zero_tol_THz, "zero_tol_THz"))
         nu_min = _drop_zero_modes(nu_min, n_zero, tol, "freqs_min_THz")
         nu_sad = _drop_zero_modes(nu_sad, n_zero, tol, "freqs_saddle_THz")
-    if not np.all(nu_min > 0):
-        bad = nu_min[nu_min <= 0]
+    hint = "" if remove_translations else " (full 3N lists need remove_translations=True)"
+    zero_min = _numerical_zeros(nu_min)
+    if zero_min.any():
         raise InputError(
-            f"freqs_min_THz: a minimum has only real, positive modes; got {bad.size} imaginary "
-            f"or zero: {np.round(bad, 4).tolist()} THz"
-            + ("" if remove_translations else " (full 3N lists need remove_translations=True)")
+            f"freqs_min_THz: a minimum has only real, positive modes; got {int(zero_min.sum())} "
+            f"zero modes (|ν| ≤ {ZERO_MODE_REL_TOL:g} × the largest, "
+            f"{np.max(np.abs(nu_min)):.4g} THz){hint}"
+        )
+    if np.any(nu_min < 0):
+        bad = nu_min[nu_min < 0]
+        raise InputError(
+            f"freqs_min_THz: a minimum has only real, positive modes; got {bad.size} imaginary: "
+            f"{np.round(bad, 4).tolist()} THz"
+        )
+    zero_sad = _numerical_zeros(nu_sad)
+    if zero_sad.any():
+        raise InputError(
+            f"freqs_saddle_THz: {int(zero_sad.sum())} zero modes at the saddle (|ν| ≤ "
+            f"{ZERO_MODE_REL_TOL:g} × the largest, {np.max(np.abs(nu_sad)):.4g} THz){hint}"
         )
     n_imag = int(np.count_nonzero(nu_sad < 0))
     if n_imag != 1:
         raise InputError(
             f"freqs_saddle_THz: a first-order saddle has exactly one imaginary mode, found {n_imag}"
         )
-    if np.any(nu_sad == 0):
-        raise InputError("freqs_saddle_THz: zero frequencies at the saddle")
     if nu_sad.size != nu_min.size:
         raise InputError(
             f"freqs_saddle_THz: wrong count: the minimum has {nu_min.size} modes, so the saddle "
