@@ -25,6 +25,23 @@ FS_PER_PS: float = 1000.0
 PS_PER_FS: float = 1.0 / FS_PER_PS
 #: ASE internal time unit per femtosecond (multiply a time in fs to get ASE time).
 ASE_TIME_PER_FS: float = float(_ase.fs)
+#: Picoseconds per nanosecond.
+PS_PER_NS: float = 1000.0
+#: Picoseconds per second.
+PS_PER_S: float = 1e12
+#: Picoseconds per atomic unit of time ħ/E_h (ASE's ``_aut``, given in s).
+PS_PER_AU_TIME: float = float(_ase._aut) * PS_PER_S
+
+#: Å per nanometre.
+ANGSTROM_PER_NM: float = 10.0
+#: Å per picometre.
+ANGSTROM_PER_PM: float = 0.01
+#: Å per femtometre.
+ANGSTROM_PER_FM: float = 1e-5
+#: Å per metre.
+ANGSTROM_PER_M: float = 1e10
+#: Å per bohr (ASE's Bohr radius).
+ANGSTROM_PER_BOHR: float = float(_ase.Bohr)
 
 #: Å²/ps → cm²/s  (1 Å² = 1e-16 cm², 1 ps = 1e-12 s).
 A2_PS_TO_CM2_S: float = 1e-16 / 1e-12

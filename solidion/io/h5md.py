@@ -1,22 +1,56 @@
 """H5MD trajectories (HDF5): lazy reading by frame and atom slices, writing, appending.
 
-Layout (H5MD 1.1, de Buyl, Colberg & Höfling, Comput. Phys. Commun. 185, 1546 (2014)):
+H5MD 1.1: de Buyl, Colberg & Höfling, Comput. Phys. Commun. 185, 1546 (2014);
+https://www.nongnu.org/h5md/h5md.html, units module https://www.nongnu.org/h5md/modules/units.html.
+
+What solidion writes:
 
 - ``/h5md`` with attribute ``version = [1, 1]`` and ``author``/``creator`` groups;
-- ``/particles/all/position/{value,step,time}``: value (frames, atoms, 3), time in ps;
+- ``/particles/all/position/{value,step,time}``: value (frames, atoms, 3) in Å, time in ps;
 - ``/particles/all/box`` with attributes ``dimension = 3``, ``boundary = ["periodic"]*3`` and
-  ``edges`` either a fixed dataset ((3, 3) rows = lattice vectors, or (3,) for a cuboid) or a
-  time series group ``edges/{value,step,time}``;
+  ``edges`` either a fixed (3, 3) dataset (rows = lattice vectors) or a time series group
+  ``edges/{value,step,time}``;
 - ``/particles/all/species``: atomic numbers (atoms,);
-- optional ``/particles/all/image`` (frames, atoms, 3) when positions are stored wrapped;
 - optional ``/observables/<name>/{value,step,time}`` (energies, temperature, pressure);
 - ``/parameters/solidion``: attributes ``temperature_K``, ``timestep_fs``, ``positions_unwrapped``
   and ``metadata`` (JSON text).
 
-solidion writes unwrapped positions and says so in ``/parameters/solidion``. A file from another
-program is unwrapped from its ``image`` dataset when present, otherwise frame to frame by the
-minimum-image convention (which leaves an already unwrapped path unchanged). ``unit``
-attributes of ``nm``/``Angstrom`` and ``ps``/``fs`` are honoured.
+What the reader accepts from other programs (MDAnalysis, LAMMPS, other H5MD writers):
+
+- **Particle group**: any name under ``/particles`` (MDAnalysis writes ``trajectory``). The only
+  group there is read; when there are several, ``group=`` names one and the error lists them.
+- **Units**: the ``unit`` attribute (str, bytes, numpy bytes or a one-element array) of
+  ``position/value``, ``box/edges`` (or ``edges/value``) and ``position/time``. Lengths
+  ``Å A Ang angstrom Angstrom nm pm fm m bohr Bohr``, times ``fs ps ns s au`` (ħ/E_h), each
+  optionally raised to the power 1 (``nm1``) and after one leading numeric factor, as the units
+  module allows (``"0.1 nm"``, ``"2 fs"``). No attribute means Å and ps; box edges without a
+  unit of their own take the unit of the positions.
+- **Time**: ``time`` per frame (it must increase and be evenly spaced; float32 round-off is
+  tolerated) or a scalar, the interval of a regularly sampled series (its ``offset`` attribute
+  does not change the interval). Without ``time`` pass ``timestep_fs``; ``timestep_fs`` also
+  overrides the file, and then ``step``/``time`` are not read. A time-dependent box must be
+  sampled at the same steps as the positions.
+- **Box**: ``dimension`` 3; ``boundary`` all ``"periodic"`` (solidion needs a periodic cell, so
+  ``"none"`` is refused naming the attribute); ``edges`` a vector (3,) (cuboid) or a matrix
+  (3, 3) whose rows are the edge vectors, fixed or as ``edges/{value,step,time}`` with value
+  (frames, 3) or (frames, 3, 3).
+- **Images**: an ``image`` dataset or ``image/value`` (frames, atoms, 3) of integer box images;
+  then unwrapped = position + image · edges, with the cell of each frame. Without images,
+  positions are unwrapped frame to frame by the minimum-image convention (which leaves an
+  already unwrapped path unchanged); solidion's own files say they are unwrapped.
+- **Species**: atomic numbers, element symbols (fixed or variable-length strings, bytes) or an
+  HDF5 enum whose names are symbols; ``species/value`` per frame is accepted if it never
+  changes. Integer type ids (LAMMPS writes its atom types) need ``type_map={1: "Li", ...}``. A
+  file without species (MDAnalysis writes none) needs ``species=``: one element per atom, or a
+  formula in atom order such as ``"Li32Cl32"``. ``species=`` overrides the file.
+- **LAMMPS** (``dump h5md``, creator ``lammps``) writes no ``unit`` attributes: lengths are
+  taken as Å (``units metal``/``real``), and since its time is in the unit of the ``units``
+  style (ps or fs), ``timestep_fs`` is required.
+- ``velocity``, ``force`` and other elements are ignored: a :class:`Trajectory` holds positions.
+
+A unit or layout the reader cannot interpret raises one :class:`TrajectoryError` naming the
+file, the dataset and the attribute, e.g. ``run.h5: /particles/all/position/value: unknown
+length unit 'furlong' in attribute 'unit'``.
 
 Reading is lazy: :class:`H5MDReader` knows the shape without loading, and ``read(frames=...,
 atoms=...)`` loads only the selection, after checking that the selection fits the memory
@@ -27,6 +61,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,39 +69,178 @@ from typing import Any
 import h5py
 import numpy as np
 
-from solidion.errors import TrajectoryError
+from solidion.errors import InputError, SolidionError, TrajectoryError
 from solidion.io._atomic import atomic_path
 from solidion.trajectory import Trajectory
-from solidion.units import FS_PER_PS
+from solidion.units import (
+    ANGSTROM_PER_BOHR,
+    ANGSTROM_PER_FM,
+    ANGSTROM_PER_M,
+    ANGSTROM_PER_NM,
+    ANGSTROM_PER_PM,
+    FS_PER_PS,
+    PS_PER_AU_TIME,
+    PS_PER_FS,
+    PS_PER_NS,
+    PS_PER_S,
+)
 
-__all__ = ["H5MDReader", "append_frames", "n_frames", "read", "truncate", "write"]
+__all__ = [
+    "H5MDReader",
+    "append_frames",
+    "n_frames",
+    "parse_unit",
+    "read",
+    "truncate",
+    "write",
+]
 
-_LENGTH_UNITS = {
-    None: 1.0,
-    "": 1.0,
-    "A": 1.0,
-    "Angstrom": 1.0,
-    "angstrom": 1.0,
+#: Å per unit of length, by the symbols H5MD writers use.
+LENGTH_UNITS_A: dict[str, float] = {
     "Å": 1.0,
-    "nm": 10.0,
-    "pm": 0.01,
+    "A": 1.0,
+    "Ang": 1.0,
+    "angstrom": 1.0,
+    "Angstrom": 1.0,
+    "nm": ANGSTROM_PER_NM,
+    "pm": ANGSTROM_PER_PM,
+    "fm": ANGSTROM_PER_FM,
+    "m": ANGSTROM_PER_M,
+    "bohr": ANGSTROM_PER_BOHR,
+    "Bohr": ANGSTROM_PER_BOHR,
 }
-_TIME_UNITS = {None: 1.0, "": 1.0, "ps": 1.0, "fs": 1.0 / FS_PER_PS, "ns": 1000.0}
+#: ps per unit of time; ``au`` is the atomic unit ħ/E_h.
+TIME_UNITS_PS: dict[str, float] = {
+    "fs": PS_PER_FS,
+    "ps": 1.0,
+    "ns": PS_PER_NS,
+    "s": PS_PER_S,
+    "au": PS_PER_AU_TIME,
+}
+
+#: A numeric unit factor of the H5MD units module: an integer or a decimal fraction.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+#: A unit symbol, optionally raised to the power 1 (any other power is not a length or time).
+_SYMBOL = re.compile(r"(?P<symbol>\D+?)(\+?1)?")
 
 
-def _attr_str(obj: h5py.HLObject, name: str) -> str | None:
-    val = obj.attrs.get(name)
-    if val is None:
+def _decode(raw: object) -> str:
+    if isinstance(raw, bytes):  # numpy bytes too
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+    return str(raw)
+
+
+def _attr_text(obj: h5py.HLObject, name: str, source: object) -> str | None:
+    """A string attribute stored as str, bytes, numpy bytes or a one-element array."""
+    if name not in obj.attrs:
         return None
-    if isinstance(val, bytes):
-        return val.decode()
+    val = obj.attrs[name]
     if isinstance(val, np.ndarray):
-        val = val.tolist()
-        if isinstance(val, list):
-            val = val[0] if val else ""
-        if isinstance(val, bytes):
-            return val.decode()
-    return str(val)
+        if val.size != 1:
+            raise TrajectoryError(
+                f"{obj.name}: attribute {name!r} must hold one string, got {val.tolist()!r}",
+                path=source,
+            )
+        val = val.reshape(-1)[0]
+    if not isinstance(val, (str, bytes)):
+        raise TrajectoryError(
+            f"{obj.name}: attribute {name!r} must be a string, got {val!r}", path=source
+        )
+    return _decode(val).strip()
+
+
+def parse_unit(text: str, table: Mapping[str, float]) -> float | None:
+    """Scale of an H5MD unit string in the units of ``table``; None when it is not one of them.
+
+    The units module allows one leading numeric factor and a power after each symbol, so
+    ``"nm"``, ``"0.1 nm"`` and ``"10 pm1"`` are lengths; ``"nm2"`` and ``"nm ps-1"`` are not.
+
+    Example:
+        >>> parse_unit("0.1 nm", LENGTH_UNITS_A), parse_unit("furlong", LENGTH_UNITS_A)
+        (1.0, None)
+    """
+    tokens = text.split()
+    factor = 1.0
+    if tokens and _NUMBER.fullmatch(tokens[0]):
+        factor = float(tokens.pop(0))
+    if len(tokens) != 1 or not factor > 0:
+        return None
+    m = _SYMBOL.fullmatch(tokens[0])
+    scale = table.get(m["symbol"]) if m else None
+    return None if scale is None else factor * scale
+
+
+def _unit_scale(
+    ds: h5py.Dataset,
+    table: Mapping[str, float],
+    kind: str,
+    source: object,
+    default: float = 1.0,
+) -> float:
+    """Scale of the ``unit`` attribute of ``ds``; ``default`` when it has none."""
+    text = _attr_text(ds, "unit", source)
+    if not text:
+        return default
+    scale = parse_unit(text, table)
+    if scale is None:
+        raise TrajectoryError(
+            f"{ds.name}: unknown {kind} unit {text!r} in attribute 'unit' (solidion reads "
+            f"{', '.join(table)}, optionally after a numeric factor such as '0.1 nm')",
+            path=source,
+        )
+    return scale
+
+
+def _element(value: object) -> str | None:
+    """Element symbol of an atomic number or a symbol; None when it is neither."""
+    from ase.data import atomic_numbers, chemical_symbols
+
+    if isinstance(value, (int, np.integer)):
+        return chemical_symbols[int(value)] if 0 < int(value) < len(chemical_symbols) else None
+    s = str(value).strip()
+    return s if s in atomic_numbers and s != "X" else None
+
+
+def _species_option(species: Sequence[str | int] | str, n_atoms: int) -> tuple[str, ...]:
+    """The ``species=`` option: one element per atom, or a formula in atom order."""
+    if isinstance(species, str):
+        from ase.symbols import string2symbols
+
+        if "," in species:
+            items: list[Any] = [s.strip() for s in species.split(",")]
+        else:
+            try:
+                items = list(string2symbols(species))
+            except (ValueError, KeyError):
+                raise InputError(
+                    f"species={species!r} is neither a formula in atom order ('Li2Cl2') nor a "
+                    "comma-separated list of elements"
+                ) from None
+    else:
+        items = list(species)
+    if len(items) != n_atoms:
+        raise InputError(f"species= gives {len(items)} elements for a file of {n_atoms} atoms")
+    out = []
+    for i, item in enumerate(items):
+        el = _element(item)
+        if el is None:
+            raise InputError(f"species=: atom {i}: {item!r} is not an element symbol or number")
+        out.append(el)
+    return tuple(out)
+
+
+def _step_at(series: h5py.Group, i: int, n: int) -> int | None:
+    """MD step of entry ``i`` of a time series (scalar step: ``offset + i*step``)."""
+    step = series.get("step")
+    if not isinstance(step, h5py.Dataset) or step.dtype.kind not in "iu":
+        return None
+    if step.shape == ():
+        offset = int(np.asarray(step.attrs.get("offset", 0)).reshape(-1)[0])
+        return offset + i * int(step[()])
+    return int(step[i]) if step.shape == (n,) else None
 
 
 def _available_bytes() -> int:
@@ -81,10 +255,21 @@ class H5MDReader:
 
     Args:
         path: The file.
-        timestep_fs: Overrides the time between frames found in the file.
+        timestep_fs: Overrides the time between frames found in the file (which is then not read).
         temperature_K: Overrides the temperature stored by solidion.
         max_memory_mb: Largest selection :meth:`read` may load; defaults to the memory
             available on the machine.
+        group: Particle group under ``/particles``; needed only when there are several.
+        species: One element (symbol or atomic number) per atom, or a formula in atom order
+            (``"Li2Cl2"``); overrides the file's ``species`` and is needed when it has none.
+        type_map: Integer species id → element, e.g. ``{1: "Li", 2: "Cl"}`` or ``"1=Li,2=Cl"``,
+            for files whose species are type ids rather than atomic numbers (LAMMPS).
+
+    Attributes:
+        symbols: Element symbol of each atom.
+        n_frames: Stored frames.
+        n_atoms: Atoms in the particle group.
+        group: Name of the particle group read.
 
     Example:
         >>> with H5MDReader("run.h5md") as r:            # doctest: +SKIP
@@ -98,8 +283,14 @@ class H5MDReader:
         timestep_fs: float | None = None,
         temperature_K: float | None = None,
         max_memory_mb: float | None = None,
+        group: str | None = None,
+        species: Sequence[str | int] | str | None = None,
+        type_map: Mapping[int | str, str | int] | str | None = None,
     ) -> None:
+        from solidion.io.lammps import _normalize_type_map
+
         self.path = Path(path)
+        tmap = _normalize_type_map(type_map)
         try:
             self._f = h5py.File(self.path, "r")
         except FileNotFoundError:
@@ -107,8 +298,8 @@ class H5MDReader:
         except OSError as exc:
             raise TrajectoryError(f"not a readable HDF5 file ({exc})", path=self.path) from None
         try:
-            self._inspect(timestep_fs, temperature_K)
-        except TrajectoryError:
+            self._inspect(timestep_fs, temperature_K, group, species, tmap)
+        except SolidionError:
             self._f.close()
             raise
         except (KeyError, ValueError, TypeError, OSError) as exc:
@@ -119,75 +310,53 @@ class H5MDReader:
         )
 
     # -- layout checks ------------------------------------------------------------------
-    def _inspect(self, timestep_fs: float | None, temperature_K: float | None) -> None:
-        f, path = self._f, self.path
+    def _fail(self, message: str, frame: int | None = None) -> TrajectoryError:
+        return TrajectoryError(message, path=self.path, frame=frame)
+
+    def _inspect(
+        self,
+        timestep_fs: float | None,
+        temperature_K: float | None,
+        group: str | None,
+        species: Sequence[str | int] | str | None,
+        type_map: dict[int, str | int] | None,
+    ) -> None:
+        f = self._f
         if "h5md" not in f:
-            raise TrajectoryError("no /h5md group: not an H5MD file", path=path)
-        try:
-            part = f["particles/all"]
-            pos = part["position"]
-            self._value = pos["value"]
-        except KeyError as exc:
-            raise TrajectoryError(f"missing H5MD group or dataset: {exc}", path=path) from None
+            raise self._fail("no /h5md group: not an H5MD file")
+        part = self._particle_group(group)
+        self.group = part.name.rsplit("/", 1)[-1]
+        pos = part.get("position")
+        if not isinstance(pos, h5py.Group) or not isinstance(pos.get("value"), h5py.Dataset):
+            raise self._fail(
+                f"missing {part.name}/position/value: the positions must be a time series "
+                "group position/{value,step,time}"
+            )
+        self._value = pos["value"]
         shape = self._value.shape
         if len(shape) != 3 or shape[2] != 3:
-            raise TrajectoryError(
-                f"position/value must be (frames, atoms, 3), got {shape}", path=path
+            raise self._fail(f"{self._value.name} must be (frames, atoms, 3), got {shape}")
+        if self._value.dtype.kind not in "iuf":
+            raise self._fail(
+                f"{self._value.name}: positions must be numbers, got {self._value.dtype}"
             )
         self.n_frames, self.n_atoms = int(shape[0]), int(shape[1])
         if self.n_frames < 1 or self.n_atoms < 1:
-            raise TrajectoryError(f"position/value is empty, shape {shape}", path=path)
-        if "species" not in part:
-            raise TrajectoryError("missing /particles/all/species", path=path)
-        species = part["species"]
-        if species.shape != (self.n_atoms,):
-            raise TrajectoryError(
-                f"species has shape {species.shape} but position/value has {self.n_atoms} atoms",
-                path=path,
-            )
-        z = np.asarray(species[()])
-        if z.dtype.kind in "SOU":
-            self.symbols = tuple(s.decode() if isinstance(s, bytes) else str(s) for s in z)
+            raise self._fail(f"{self._value.name} is empty, shape {shape}")
+        self._length_scale = _unit_scale(self._value, LENGTH_UNITS_A, "length", self.path)
+        if species is not None:
+            self.symbols = _species_option(species, self.n_atoms)
         else:
-            self.symbols = tuple(int(v) for v in z)  # validated by Trajectory
-        self._length_scale = _LENGTH_UNITS.get(_attr_str(self._value, "unit"))
-        if self._length_scale is None:
-            raise TrajectoryError(
-                f"unknown length unit {_attr_str(self._value, 'unit')!r}", path=path
-            )
-        self._image = part["image"] if "image" in part else None
-        if self._image is not None and self._image.shape != shape:
-            raise TrajectoryError(
-                f"image shape {self._image.shape} != position shape {shape}", path=path
-            )
-        # box
-        if "box" not in part:
-            raise TrajectoryError("missing /particles/all/box", path=path)
-        box = part["box"]
-        boundary = box.attrs.get("boundary")
-        if boundary is not None:
-            b = [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(boundary)]
-            if any(x != "periodic" for x in b):
-                raise TrajectoryError(f"box boundary must be periodic, got {b}", path=path)
-        if "edges" not in box:
-            raise TrajectoryError("missing /particles/all/box/edges", path=path)
-        edges = box["edges"]
-        self._edges_series = isinstance(edges, h5py.Group)
-        self._edges = edges["value"] if self._edges_series else edges
-        eshape = self._edges.shape
-        lead = (self.n_frames,) if self._edges_series else ()
-        if eshape not in ((*lead, 3), (*lead, 3, 3)):
-            raise TrajectoryError(
-                f"box edges have shape {eshape}, expected {(*lead, 3, 3)}", path=path
-            )
-        # time
+            self.symbols = self._species(part, type_map)
+        self._image = self._image_dataset(part)
+        self._inspect_box(part, pos)
         solid = f["parameters/solidion"].attrs if "parameters/solidion" in f else {}
         self._unwrapped = bool(solid.get("positions_unwrapped", False))
         self.metadata: dict[str, Any] = {}
         if "metadata" in solid:
             raw = solid["metadata"]
             self.metadata = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
-        self.metadata.update({"source": str(path), "format": "h5md"})
+        self.metadata.update({"source": str(self.path), "format": "h5md"})
         self.timestep_fs = timestep_fs if timestep_fs is not None else self._timestep_from_file(pos)
         stored_t = solid.get("temperature_K")
         self.temperature_K = (
@@ -196,46 +365,241 @@ class H5MDReader:
             else (float(stored_t) if stored_t is not None and np.isfinite(stored_t) else None)
         )
 
-    def _timestep_from_file(self, pos: h5py.Group) -> float:
-        if "time" not in pos:
-            raise TrajectoryError(
-                "position has no time dataset; pass timestep_fs (time between frames, fs)",
-                path=self.path,
+    def _particle_group(self, group: str | None) -> h5py.Group:
+        particles = self._f.get("particles")
+        if not isinstance(particles, h5py.Group):
+            raise self._fail("missing /particles group")
+        names = sorted(k for k in particles if isinstance(particles.get(k), h5py.Group))
+        if group is not None:
+            if group not in names:
+                raise self._fail(
+                    f"/particles has no particle group {group!r} "
+                    f"(it has: {', '.join(names) or 'none'})"
+                )
+            return particles[group]
+        if len(names) == 1:
+            return particles[names[0]]
+        if not names:
+            raise self._fail("/particles holds no particle group")
+        raise self._fail(
+            f"/particles holds several particle groups ({', '.join(names)}); choose one with "
+            f"group=, e.g. group={names[0]!r}"
+        )
+
+    def _species(self, part: h5py.Group, type_map: dict[int, str | int] | None) -> tuple[str, ...]:
+        where = f"{part.name}/species"
+        node = part.get("species")
+        if node is None:
+            raise self._fail(
+                f"{where} is missing, so the file does not say which element each atom is; "
+                "pass species= (one element per atom, e.g. species=['Li', 'Li', 'Cl'], or a "
+                "formula in atom order such as species='Li2Cl')"
             )
-        time = pos["time"]
-        scale = _TIME_UNITS.get(_attr_str(time, "unit"))
-        if scale is None:
-            raise TrajectoryError(f"unknown time unit {_attr_str(time, 'unit')!r}", path=self.path)
-        if time.shape == ():  # H5MD: a scalar time is the interval of a regular series
-            dt_ps = float(time[()]) * scale
+        if isinstance(node, h5py.Group):  # time-dependent species: accepted while they never change
+            ds = node.get("value")
+            if not isinstance(ds, h5py.Dataset) or ds.shape != (self.n_frames, self.n_atoms):
+                raise self._fail(
+                    f"{where}/value must be ({self.n_frames}, {self.n_atoms}), got "
+                    f"{getattr(ds, 'shape', None)}"
+                )
+            per_frame = np.asarray(ds[()])
+            changed = np.flatnonzero((per_frame != per_frame[0]).any(axis=1))
+            if changed.size:
+                raise self._fail(
+                    f"{where}/value: species change between frames; solidion needs a fixed "
+                    "composition",
+                    frame=int(changed[0]),
+                )
+            raw = per_frame[0]
         else:
-            if time.shape != (self.n_frames,):
-                raise TrajectoryError(
-                    f"position/time has shape {time.shape}, expected ({self.n_frames},)",
-                    path=self.path,
+            ds = node
+            if ds.shape != (self.n_atoms,):
+                raise self._fail(
+                    f"{where}: species has shape {ds.shape} but {self._value.name} has "
+                    f"{self.n_atoms} atoms"
                 )
-            if self.n_frames < 2:
-                solid = (
-                    self._f["parameters/solidion"].attrs if "parameters/solidion" in self._f else {}
+            raw = np.asarray(ds[()])
+        if raw.dtype.kind in "SOU":
+            items: list[Any] = [_decode(s).strip() for s in raw]
+        elif raw.dtype.kind in "iu":
+            items = self._species_ids(ds, raw.astype(np.int64), type_map, where)
+        else:
+            raise self._fail(
+                f"{where}: species must be integers or element symbols, got dtype {raw.dtype}"
+            )
+        out = []
+        for i, item in enumerate(items):
+            el = _element(item)
+            if el is None:
+                if isinstance(item, (int, np.integer)):
+                    raise self._fail(
+                        f"{where}: atom {i}: unknown atomic number {int(item)}; if the species "
+                        "are type ids, pass type_map={id: element}, e.g. type_map={1: 'Li'}"
+                    )
+                raise self._fail(f"{where}: atom {i}: unknown element symbol {item!r}")
+            out.append(el)
+        return tuple(out)
+
+    def _species_ids(
+        self,
+        ds: h5py.Dataset,
+        ids: np.ndarray,
+        type_map: dict[int, str | int] | None,
+        where: str,
+    ) -> list[Any]:
+        """Integer species → what names the element: type_map, HDF5 enum names, atomic numbers."""
+        if type_map is not None:
+            missing = sorted(set(np.unique(ids).tolist()) - set(type_map))
+            if missing:
+                raise self._fail(
+                    f"{where}: type_map has no element for species id(s) "
+                    f"{', '.join(map(str, missing))} (it maps {', '.join(map(str, type_map))})"
                 )
-                if "timestep_fs" in solid:
-                    return float(solid["timestep_fs"])
-                raise TrajectoryError(
-                    "one frame: cannot tell the timestep; pass timestep_fs", path=self.path
+            return [type_map[int(i)] for i in ids]
+        enum = h5py.check_enum_dtype(ds.dtype)
+        if enum:
+            names = {int(v): k for k, v in enum.items()}
+            return [names.get(int(i), int(i)) for i in ids]
+        if self._written_by_lammps():
+            raise self._fail(
+                f"{where}: LAMMPS stores atom types, not elements, in species; pass "
+                "type_map={type: element}, e.g. type_map={1: 'Li', 2: 'Cl'}"
+            )
+        return ids.tolist()
+
+    def _written_by_lammps(self) -> bool:
+        creator = self._f.get("h5md/creator")
+        name = _attr_text(creator, "name", self.path) if creator is not None else None
+        return bool(name) and "lammps" in name.lower()
+
+    def _image_dataset(self, part: h5py.Group) -> h5py.Dataset | None:
+        node = part.get("image")
+        if node is None:
+            return None
+        ds = node.get("value") if isinstance(node, h5py.Group) else node
+        expected = (self.n_frames, self.n_atoms, 3)
+        if not isinstance(ds, h5py.Dataset) or ds.shape != expected:
+            raise self._fail(
+                f"{node.name}: box images must be (frames, atoms, 3) = {expected}, got "
+                f"{getattr(ds, 'shape', None)}"
+            )
+        if ds.dtype.kind not in "iuf":
+            raise self._fail(f"{ds.name}: box images must be integers, got dtype {ds.dtype}")
+        return ds
+
+    def _inspect_box(self, part: h5py.Group, pos: h5py.Group) -> None:
+        box = part.get("box")
+        if not isinstance(box, h5py.Group):
+            raise self._fail(f"missing {part.name}/box (H5MD requires one per particle group)")
+        dim = box.attrs.get("dimension")
+        if dim is not None and np.asarray(dim).reshape(-1).tolist() != [3]:
+            raise self._fail(
+                f"{box.name}: attribute 'dimension' is {np.asarray(dim).tolist()}; solidion "
+                "reads three-dimensional boxes"
+            )
+        boundary = box.attrs.get("boundary")
+        if boundary is not None:
+            b = [_decode(x).strip() for x in np.atleast_1d(boundary)]
+            b = b * 3 if len(b) == 1 else b  # one string for all three directions
+            if len(b) != 3 or any(x.lower() != "periodic" for x in b):
+                raise self._fail(
+                    f"{box.name}: attribute 'boundary' is {b}; solidion needs a cell that is "
+                    "periodic in all three directions (boundary = ['periodic'] * 3)"
                 )
-            t = np.asarray(time[()], dtype=np.float64) * scale
-            d = np.diff(t)
-            if not np.all(d > 0) or not np.allclose(d, d[0], rtol=1e-6, atol=1e-9):
-                frame = int(np.argmax(~np.isclose(d, d[0], rtol=1e-6, atol=1e-9) | (d <= 0))) + 1
-                raise TrajectoryError(
-                    "frames are not evenly spaced in time; solidion needs a regular series",
-                    path=self.path,
-                    frame=frame,
+        edges = box.get("edges")
+        if edges is None:
+            raise self._fail(f"missing {box.name}/edges")
+        self._edges_series = isinstance(edges, h5py.Group)
+        ds = edges.get("value") if self._edges_series else edges
+        if not isinstance(ds, h5py.Dataset):
+            raise self._fail(f"missing {edges.name}/value")
+        self._edges = ds
+        lead = (self.n_frames,) if self._edges_series else ()
+        if ds.shape not in ((*lead, 3), (*lead, 3, 3)):
+            raise self._fail(
+                f"{ds.name}: box edges have shape {ds.shape}, expected {(*lead, 3)} or "
+                f"{(*lead, 3, 3)}"
+            )
+        if ds.dtype.kind not in "iuf":
+            raise self._fail(f"{ds.name}: box edges must be numbers, got dtype {ds.dtype}")
+        self._edges_scale = _unit_scale(
+            ds, LENGTH_UNITS_A, "length", self.path, default=self._length_scale
+        )
+        if self._edges_series:
+            last = self.n_frames - 1
+            ours = [_step_at(edges, i, self.n_frames) for i in (0, last)]
+            theirs = [_step_at(pos, i, self.n_frames) for i in (0, last)]
+            if None not in ours and None not in theirs and ours != theirs:
+                raise self._fail(
+                    f"{edges.name}/step: the box is sampled at steps {ours[0]}..{ours[1]} but "
+                    f"the positions at {theirs[0]}..{theirs[1]}; solidion needs the box of "
+                    "every position frame"
                 )
-            dt_ps = float(d.mean())
-        if not dt_ps > 0:
-            raise TrajectoryError(f"non-positive time between frames ({dt_ps} ps)", path=self.path)
-        return dt_ps * FS_PER_PS
+
+    def _timestep_from_file(self, pos: h5py.Group) -> float:
+        time = pos.get("time")
+        if time is None:
+            if "step" in pos:
+                hint = " = the step interval of " + pos["step"].name + " × the MD timestep"
+            else:
+                hint = ""
+            raise self._fail(
+                f"{pos.name} has no time dataset; pass timestep_fs (time between stored "
+                f"frames, fs{hint})"
+            )
+        if not isinstance(time, h5py.Dataset) or time.dtype.kind not in "iuf":
+            raise self._fail(f"{time.name}: time must be a numeric dataset")
+        if not _attr_text(time, "unit", self.path) and self._written_by_lammps():
+            raise self._fail(
+                f"{time.name} has no attribute 'unit': LAMMPS writes time in the unit of its "
+                "`units` style (metal: ps, real: fs); pass timestep_fs (time between stored "
+                "frames, fs)"
+            )
+        scale = _unit_scale(time, TIME_UNITS_PS, "time", self.path)
+        n = self.n_frames
+        if time.shape == ():  # H5MD 1.1: a scalar time is the interval of a regular series
+            dt_ps = float(time[()]) * scale
+            if not (np.isfinite(dt_ps) and dt_ps > 0):
+                raise self._fail(
+                    f"{time.name}: the time between frames must be positive, got {dt_ps} ps"
+                )
+            return dt_ps * FS_PER_PS
+        if time.shape != (n,):
+            raise self._fail(
+                f"{time.name} has shape {time.shape}, expected a scalar (the interval) or ({n},)"
+            )
+        if n < 2:
+            solid = self._f["parameters/solidion"].attrs if "parameters/solidion" in self._f else {}
+            if "timestep_fs" in solid:
+                return float(solid["timestep_fs"])
+            raise self._fail("one frame: cannot tell the timestep; pass timestep_fs")
+        t = np.asarray(time[()], dtype=np.float64) * scale
+        bad = ~np.isfinite(t)
+        if bad.any():
+            raise self._fail(f"{time.name}: time is not finite", frame=int(np.argmax(bad)))
+        d = np.diff(t)
+        back = np.flatnonzero(d <= 0)
+        if back.size:
+            k = int(back[0]) + 1
+            raise self._fail(
+                f"{time.name}: times must increase and be evenly spaced, but frame {k} at "
+                f"{t[k]:g} ps does not come after frame {k - 1} at {t[k - 1]:g} ps",
+                frame=k,
+            )
+        # float32 times (MDAnalysis) carry a round-off of a few eps × |t| in each difference
+        eps = float(np.finfo(time.dtype).eps) if time.dtype.kind == "f" else 0.0
+        usual = float(np.median(d))
+        tol = max(1e-6 * usual, 4.0 * eps * float(np.abs(t).max()))
+        uneven = np.flatnonzero(np.abs(d - usual) > tol)
+        if uneven.size:
+            k = int(uneven[0]) + 1
+            raise self._fail(
+                f"{time.name}: frames are not evenly spaced in time (frame {k} comes "
+                f"{d[k - 1]:g} ps after frame {k - 1}, the usual spacing is {usual:g} ps); "
+                "solidion needs a regular series",
+                frame=k,
+            )
+        return (t[-1] - t[0]) / (n - 1) * FS_PER_PS
 
     # -- access -------------------------------------------------------------------------
     def __enter__(self) -> H5MDReader:
@@ -250,10 +614,7 @@ class H5MDReader:
 
     def indices(self, species: str) -> np.ndarray:
         """Atom indices of one element (without loading positions)."""
-        from ase.data import chemical_symbols
-
-        names = [chemical_symbols[s] if isinstance(s, int) else s for s in self.symbols]
-        idx = np.flatnonzero(np.asarray(names) == species)
+        idx = np.flatnonzero(np.asarray(self.symbols) == species)
         if idx.size == 0:
             raise TrajectoryError(f"species {species!r} is not in the file", path=self.path)
         return idx
@@ -275,7 +636,7 @@ class H5MDReader:
             )
         else:
             edges = np.asarray(self._edges[()], dtype=np.float64)
-        edges = edges * self._length_scale
+        edges = edges * self._edges_scale
         if edges.shape[-1:] == (3,) and edges.ndim == (2 if self._edges_series else 1):
             edges = edges[..., None] * np.eye(3)  # cuboid edges → diagonal cell
         return edges
@@ -377,11 +738,42 @@ def read(
     frames: slice | None = None,
     atoms: Sequence[int] | np.ndarray | None = None,
     max_memory_mb: float | None = None,
-    **_: Any,
+    group: str | None = None,
+    species: Sequence[str | int] | str | None = None,
+    type_map: Mapping[int | str, str | int] | str | None = None,
+    **options: Any,
 ) -> Trajectory:
-    """Read an H5MD file (or a frame/atom selection of it) into a :class:`Trajectory`."""
+    """Read an H5MD file (or a frame/atom selection of it) into a :class:`Trajectory`.
+
+    Args:
+        path: The file.
+        timestep_fs: Time between stored frames in fs; overrides the file's ``time``.
+        temperature_K: Simulation temperature in K; overrides the file's value.
+        frames: Frame slice to load (positive step).
+        atoms: Atom indices to load.
+        max_memory_mb: Memory budget of the selection.
+        group: Particle group under ``/particles``; needed only when there are several.
+        species: Elements of the atoms (list or formula in atom order); needed when the file
+            has no ``species`` (MDAnalysis), and overrides it otherwise.
+        type_map: Species id → element, for files whose species are type ids (LAMMPS).
+        **options: None accepted (options passed as ``None`` are ignored).
+
+    Raises:
+        TrajectoryError: If the file is not H5MD, or a unit or layout cannot be interpreted; the
+            message names the file, the dataset and the attribute (and the frame).
+        InputError: For an unknown option or a malformed ``species``/``type_map``.
+    """
+    unknown = sorted(k for k, v in options.items() if v is not None)
+    if unknown:
+        raise InputError(f"the H5MD reader takes no option(s) {', '.join(unknown)}")
     with H5MDReader(
-        path, timestep_fs=timestep_fs, temperature_K=temperature_K, max_memory_mb=max_memory_mb
+        path,
+        timestep_fs=timestep_fs,
+        temperature_K=temperature_K,
+        max_memory_mb=max_memory_mb,
+        group=group,
+        species=species,
+        type_map=type_map,
     ) as r:
         return r.read(frames=frames, atoms=atoms)
 
