@@ -396,14 +396,27 @@ def structure(
 
 @app.command()
 def formats() -> None:
-    """List the trajectory formats solidion reads and writes."""
+    """List the trajectory formats solidion reads and writes, and the extras they need.
+
+    Example: ``solidion formats`` — a format marked "missing" needs the ``pip install`` shown.
+    """
     from solidion.io import FORMATS
 
+    typer.echo(f"{'format':<19s} {'mode':<10s} {'file names':<30s} {'needs':<25s} description")
+    missing: dict[str, str] = {}
     for spec in FORMATS.values():
         mode = "read/write" if spec.can_write else "read"
-        typer.echo(
-            f"{spec.name:<20s} {mode:<11s} {' '.join(spec.patterns):<28s} {spec.description}"
-        )
+        names = " ".join(spec.patterns) or "(format= only)"
+        if spec.extra is None:
+            needs = "-"
+        elif spec.available:
+            needs = f"[{spec.extra}] installed"
+        else:
+            needs = f"[{spec.extra}] missing"
+            missing[spec.extra] = spec.install_hint or ""
+        typer.echo(f"{spec.name:<19s} {mode:<10s} {names:<30s} {needs:<25s} {spec.description}")
+    for extra, hint in missing.items():
+        typer.echo(f"to read the formats that need [{extra}]: {hint}")
 
 
 def _transport_report(series, data, mobile, out_dir: Path, format, timestep_fs) -> Path:
