@@ -47,6 +47,36 @@ def parse_type_map(text: str | None) -> dict[int, str] | None:
     return out
 
 
+TopologyOpt = Annotated[
+    Path | None,
+    typer.Option(help="Topology/structure file for DCD, XTC, TRR, NetCDF and CP2K DCD."),
+]
+SpeciesOpt = Annotated[
+    str | None,
+    typer.Option(help="Elements when the file has none (H5MD), e.g. Li8Al8Cl20O6 or Li,Li,Cl."),
+]
+GroupOpt = Annotated[str | None, typer.Option(help="H5MD particle group (default: the only one).")]
+
+
+def read_options(
+    type_map: str | None = None,
+    topology: Path | None = None,
+    species: str | None = None,
+    group: str | None = None,
+) -> dict[str, object]:
+    """Reader options from the CLI flags that were given (the readers check what applies)."""
+    opts: dict[str, object] = {}
+    if type_map:
+        opts["type_map"] = parse_type_map(type_map)
+    if topology is not None:
+        opts["topology"] = topology
+    if species:
+        opts["species"] = species
+    if group:
+        opts["group"] = group
+    return opts
+
+
 @app.command()
 def info(
     file: Annotated[Path, typer.Argument(help="Trajectory file.")],
@@ -55,16 +85,20 @@ def info(
     ] = None,
     timestep_fs: Annotated[float | None, typer.Option(help="Time between frames, fs.")] = None,
     type_map: Annotated[str | None, typer.Option(help="LAMMPS types, e.g. 1=Li,2=Cl.")] = None,
+    topology: TopologyOpt = None,
+    species: SpeciesOpt = None,
+    group: GroupOpt = None,
 ) -> None:
     """Print what a trajectory holds: atoms, frames, time, cell.
 
     Example: solidion info run.h5md
+    Example: solidion info run.xtc --topology run.gro
     """
     from rich.console import Console
 
     from solidion.io import read_trajectory
 
-    opts = {"type_map": parse_type_map(type_map)} if type_map else {}
+    opts = read_options(type_map, topology, species, group)
     traj = read_trajectory(file, format=format, timestep_fs=timestep_fs, **opts)
     con = Console(soft_wrap=True)
     con.print(f"[bold]{file}[/bold]: {traj!r}")
@@ -171,6 +205,9 @@ def analyze(
         str, typer.Option(help="Reference frame: framework, barycentric or lab.")
     ] = "framework",
     type_map: Annotated[str | None, typer.Option(help="LAMMPS types, e.g. 1=Li,2=Cl.")] = None,
+    topology: TopologyOpt = None,
+    species: SpeciesOpt = None,
+    group: GroupOpt = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON.")
     ] = None,
@@ -194,12 +231,12 @@ def analyze(
     from solidion.io._atomic import atomic_path
     from solidion.transport import analyze_series
 
-    if type_map:
+    opts = read_options(type_map, topology, species, group)
+    if opts:
         from solidion.io import read_trajectory
 
-        tm = parse_type_map(type_map)
         data: list = [
-            read_trajectory(f, format=format, timestep_fs=timestep_fs, type_map=tm) for f in files
+            read_trajectory(f, format=format, timestep_fs=timestep_fs, **opts) for f in files
         ]
     else:
         data = list(files)
