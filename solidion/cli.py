@@ -152,8 +152,8 @@ def _print_transport(res, console) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"{res.temperature_K:g} K — mobile {res.mobile}, {res.frame} frame, "
-        f"{res.n_blocks} blocks of {res.block_ps:.4g} ps"
+        title=f"{res.temperature_K:g} K — mobile {res.mobile}, {res.frame} frame, one fit "
+        f"window {res.fit_window_ps[0]:.3g}–{res.fit_window_ps[1]:.3g} ps ({res.fit_weights})"
     )
     for col in ("species", "N", "z", "D* (cm²/s)", "fit window (ps)", "t_E", "t_NE", "t_cNE"):
         table.add_column(col, justify="right")
@@ -175,7 +175,8 @@ def _print_transport(res, console) -> None:
     console.print(f"  σ_E   {c.einstein} S/cm   (full Einstein, all cross terms)")
     console.print(f"  σ_NE  {c.nernst_einstein} S/cm   σ_cNE {c.cluster_nernst_einstein} S/cm")
     console.print(
-        f"  D_σ({res.mobile}) {res.charge_diffusivity} cm²/s   Haven ratio {res.haven_ratio}"
+        f"  D_σ({res.mobile}) {res.charge_diffusivity} cm²/s   Haven ratio {res.haven_ratio} "
+        f"({res.frame} frame)"
     )
     for w in res.warnings:
         console.print(f"  [yellow]warning:[/yellow] {w}")

@@ -41,7 +41,13 @@ from solidion.errors import InputError
 from solidion.report.figures import MS_PER_S, ReportFigure, _new_figure, _png
 from solidion.report.html import _CSS, _e, _estimate, _figure, _missing, _pointer
 
-__all__ = ["SUMMARY_COLUMNS", "build_campaign_report", "export_table", "summary_rows"]
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "build_campaign_report",
+    "export_table",
+    "frame_conflict",
+    "summary_rows",
+]
 
 #: Columns of the long table (:func:`export_table`), one row per stored number.
 TABLE_COLUMNS = (
@@ -152,6 +158,35 @@ def _est_of(results: Mapping[str, dict], formula: str, t: float | None, quantity
     return {} if row is None else {"value": row["value"], "stderr": row["stderr"]}
 
 
+def _frames(results: Mapping[str, dict], formulas: Sequence[str]) -> dict[str, list[str]]:
+    """Reference frames each composition's transport was analysed in (stored as flag rows)."""
+    prefix = "transport.frame."
+    return {
+        f: sorted({q[len(prefix) :] for _, q in results.get(f, {}) if q.startswith(prefix)})
+        for f in formulas
+    }
+
+
+def frame_conflict(results: Mapping[str, dict], formulas: Sequence[str]) -> str | None:
+    """Why H_R and t cannot be compared across these compositions (None when they can).
+
+    H_R and the transference numbers depend on the reference frame (in the framework frame
+    L_mm is (1 + M_m/M_fw)² its barycentric value: 1.11 for Li, 1.39 for Na, 1.71 for K in
+    AMX₂.₅O₀.₇₅), so compositions analysed in different frames are not compared. Results that
+    record no frame (older databases) do not block the comparison.
+    """
+    frames = _frames(results, formulas)
+    names = sorted({n for fs in frames.values() for n in fs})
+    if len(names) <= 1:
+        return None
+    groups = "; ".join(f"{n}: {', '.join(f for f, fs in frames.items() if n in fs)}" for n in names)
+    return (
+        "H_R and t are not compared across compositions: they were analysed in different "
+        f"reference frames ({groups}), and both quantities change with the frame. Analyse "
+        "every composition in one frame."
+    )
+
+
 def _cell(
     key: str, results: Mapping[str, dict], formula: str, t: float | None, q: str, scale: float
 ) -> str:
@@ -169,15 +204,20 @@ def _cell(
 def summary_rows(campaign: Campaign) -> list[dict[str, Any]]:
     """The comparison table: one row per composition (values in stored units, S/cm for σ).
 
-    Columns: :data:`SUMMARY_COLUMNS`, then for each temperature T ``haven_ratio_<T>K``,
-    ``t_mobile_E_<T>K`` (each with ``_stderr``) and ``converged_<T>K``.
+    Columns: :data:`SUMMARY_COLUMNS`, ``frame`` (the reference frame of H_R and t), then for
+    each temperature T ``haven_ratio_<T>K``, ``t_mobile_E_<T>K`` (each with ``_stderr``; empty
+    for every composition when the compositions were analysed in different frames, see
+    :func:`frame_conflict`) and ``converged_<T>K``.
     """
     comps, results, _ = _load(campaign)
+    conflict = frame_conflict(results, [c["formula"] for c in comps])
+    frames = _frames(results, [c["formula"] for c in comps])
     out = []
     for c in comps:
         f, mobile = c["formula"], c["mobile"]
         row: dict[str, Any] = {k: c.get(k) for k in ("A", "M", "X", "mobile", "state")}
         row["composition"] = f
+        row["frame"] = ",".join(frames[f]) or None
         for name, q in (
             ("sigma_300K_S_cm", "arrhenius.conductivity_300K_S_cm"),
             ("Ea_eV", "arrhenius.activation_energy_eV"),
@@ -190,7 +230,7 @@ def summary_rows(campaign: Campaign) -> list[dict[str, Any]]:
                 ("haven_ratio", "transport.haven_ratio"),
                 ("t_mobile_E", f"transport.transference.einstein.{mobile}"),
             ):
-                est = _est_of(results, f, t, q)
+                est = {} if conflict else _est_of(results, f, t, q)
                 row[f"{name}_{t:g}K"], row[f"{name}_{t:g}K_stderr"] = (
                     est.get("value"),
                     est.get("stderr"),
@@ -306,11 +346,16 @@ def _comparison_figure(
     else:  # one panel per quantity, compositions along x
         fig = _new_figure(max(7.0, 0.9 * len(done) + 3.0), 6.4)
         axes = np.array(fig.subplots(2, 2)).reshape(nq, 1)
+    conflict = frame_conflict(results, [c["formula"] for c in done])
     for i, q in enumerate(_QUANTITIES):
         t = t_star if q.per_temperature else None
         vals = np.array(
             [
-                _value(results, c["formula"], t, q.quantity.format(mobile=c["mobile"]), q.scale)
+                (math.nan, math.nan)
+                if conflict and q.per_temperature  # frame-dependent: not compared
+                else _value(
+                    results, c["formula"], t, q.quantity.format(mobile=c["mobile"]), q.scale
+                )
                 for c in done
             ]
         )
@@ -375,6 +420,12 @@ def _comparison_figure(
         if factors
         else "compositions in file order."
     )
+    if conflict:
+        caption += " " + conflict
+    else:
+        frames = {n for fs in _frames(results, [c["formula"] for c in done]).values() for n in fs}
+        if frames:
+            caption += f" H_R and t in the {', '.join(sorted(frames))} frame."
     return ReportFigure("comparison", "Transport across chemistries", alt, caption, _png(fig))
 
 
@@ -562,6 +613,11 @@ def _comparison_section(
         parts.append("</section>")
         return "\n".join(parts)
     family = all(c["A"] is not None for c in comps)
+    conflict = frame_conflict(results, [c["formula"] for c in comps])
+    names = sorted(
+        {n for fs in _frames(results, [c["formula"] for c in comps]).values() for n in fs}
+    )
+    in_frame = f" <span class='unit'>({_e(names[0])} frame)</span>" if len(names) == 1 else ""
     head = "<tr><th class='label'>composition</th>"
     if family:
         head += "<th>A</th><th>M</th><th>X</th>"
@@ -569,8 +625,8 @@ def _comparison_section(
         "<th>state</th><th>σ(300 K) <span class='unit'>mS/cm</span></th>"
         "<th>E<sub>a</sub> D* <span class='unit'>eV</span></th>"
         "<th>E<sub>a</sub> σT <span class='unit'>eV</span></th>"
-        + "".join(f"<th>H<sub>R</sub> {t:g} K</th>" for t in temps)
-        + "".join(f"<th>t<sub>mobile</sub> {t:g} K</th>" for t in temps)
+        + "".join(f"<th>H<sub>R</sub> {t:g} K{in_frame}</th>" for t in temps)
+        + "".join(f"<th>t<sub>mobile</sub> {t:g} K{in_frame}</th>" for t in temps)
         + "</tr>"
     )
     body = []
@@ -609,15 +665,30 @@ def _comparison_section(
             )
             + "</td>"
         )
+        withheld = '<span class="missing">not compared</span>'
         for t in temps:
             cells.append(
                 "<td>"
-                + _cell(f"haven_ratio_{t:g}K__{f}", results, f, t, "transport.haven_ratio", 1.0)
+                + (
+                    withheld
+                    if conflict
+                    else _cell(
+                        f"haven_ratio_{t:g}K__{f}", results, f, t, "transport.haven_ratio", 1.0
+                    )
+                )
                 + "</td>"
             )
         for t in temps:
             q = f"transport.transference.einstein.{m}"
-            cells.append("<td>" + _cell(f"t_mobile_E_{t:g}K__{f}", results, f, t, q, 1.0) + "</td>")
+            cells.append(
+                "<td>"
+                + (
+                    withheld
+                    if conflict
+                    else _cell(f"t_mobile_E_{t:g}K__{f}", results, f, t, q, 1.0)
+                )
+                + "</td>"
+            )
         body.append("<tr>" + "".join(cells) + "</tr>")
     parts.append(
         '<div class="table-wrap"><table class="comparison">\n'
@@ -626,6 +697,8 @@ def _comparison_section(
         + "\n".join(body)
         + "\n</table></div>"
     )
+    if conflict:
+        parts.append(f'<div class="warning-unconverged" role="alert"><p>{_e(conflict)}</p></div>')
     parts.append(
         '<p class="unit">σ(300 K): full-Einstein conductivity σ<sub>E</sub>, Arrhenius fit of '
         "ln σT extrapolated to 300 K; E<sub>a</sub>: slopes of ln D*(mobile) and ln σT against "

@@ -208,8 +208,8 @@ def _rows_of(prefix: str, obj: Any, temperature: float | None, out: list[ResultR
 def result_rows(results: Mapping[str, Any]) -> list[ResultRow]:
     """Every number of a ``results.json`` dict as rows (curves excepted).
 
-    Per temperature: ``transport.*`` (the keys of a transport result), ``structure.*`` and
-    ``convergence.*``; for the series (``temperature_K`` None): ``arrhenius.*`` and the
+    Per temperature: ``transport.*`` (the keys of a transport result, and the reference frame as
+    ``transport.frame.<name>`` = 1), ``structure.*`` and ``convergence.*``; for the series (``temperature_K`` None): ``arrhenius.*`` and the
     structure's series keys (``structure.residence_activation_eV.<environment>``). Booleans are
     stored as 1/0; estimates as value and stderr (a null value is kept: the analysis ran and
     gave no number); a null outside an estimate (a block that was not computed) is left out.
@@ -227,6 +227,10 @@ def result_rows(results: Mapping[str, Any]) -> list[ResultRow]:
         for k, v in r.items():
             if k not in ("temperature_K", "warnings", "mobile", "frame"):
                 _rows_of(f"transport.{k}", v, t, out)
+        if isinstance(r.get("frame"), str):
+            # the reference frame of D*, H_R and t, as a flag row (the table holds numbers):
+            # the campaign comparison refuses to mix frames
+            out.append(ResultRow(t, f"transport.frame.{r['frame']}", 1.0, None, ""))
     for k, v in (transport.get("arrhenius") or {}).items():
         _rows_of(f"arrhenius.{k}", v, None, out)
     structure = results.get("structure") or {}

@@ -63,12 +63,9 @@ def convergence_record(
 ) -> dict[str, Any]:
     """Convergence of one temperature: length vs diffusive onset, hops, and the verdict."""
     from solidion.transport.hops import count_hops
-    from solidion.transport.msd import diffusive_onset
 
-    msd = np.asarray(result.msd_A2[mobile])
-    lag = np.asarray(result.msd_lag_ps)
-    onset = diffusive_onset(msd)
-    onset_ps = float(lag[onset]) if onset is not None and onset < lag.size else None
+    # the onset the analysis itself found (and fitted from), not a second estimate
+    onset_ps = result.diffusive_onset_ps
     hops = count_hops(traj.positions[:, traj.indices(mobile)], HOP_A)
     n_hops = int(hops.sum())
     per_ion = n_hops / max(1, hops.size)
@@ -213,6 +210,9 @@ def csv_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         results["transport"]["results"], results.get("convergence") or [], strict=False
     ):
         row: dict[str, Any] = {"temperature_K": res["temperature_K"]}
+        # the reference frame of D*, D_σ, H_R and t_i, beside them (text, so _flatten skips it)
+        row["frame"] = res.get("frame")
+        row["fit_weights"] = res.get("fit_weights")
         _flatten("", {k: v for k, v in res.items() if k not in ("warnings", "temperature_K")}, row)
         for k in ("duration_ps", "diffusive_onset_ps", "n_hops", "hops_per_ion", "converged"):
             row[f"convergence.{k}"] = conv.get(k)

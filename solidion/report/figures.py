@@ -402,6 +402,8 @@ def _arrhenius_panel(
     t_ext: float | None,
     kind: str,
     ylabel: str,
+    bounds: Any = None,
+    scale: float = 1.0,
 ) -> None:
     from solidion.units import BOLTZMANN_EV_K
 
@@ -425,8 +427,11 @@ def _arrhenius_panel(
         ax.plot(
             1000 / grid, line, "-", color="C1", lw=1, label=f"Eₐ = {ea[0]:.3f} ± {ea[1]:.3f} eV"
         )
-        rel = s_ext / v_ext if np.isfinite(s_ext) else 0.0
-        lo, hi = v_ext * math.exp(-rel), v_ext * math.exp(rel)
+        if isinstance(bounds, list) and len(bounds) == 2:  # the fit's t-quantile interval
+            lo, hi = _num(bounds[0]) * scale, _num(bounds[1]) * scale
+        else:
+            rel = s_ext / v_ext if np.isfinite(s_ext) else 0.0
+            lo, hi = v_ext * math.exp(-rel), v_ext * math.exp(rel)
         ax.errorbar(
             [1000 / t_ext],
             [v_ext],
@@ -462,6 +467,7 @@ def _arrhenius_figure(results: Mapping[str, Any]) -> ReportFigure | None:
     ax1, ax2 = fig.subplots(1, 2)
     key_d = f"diffusivity_{t_ext:g}K_cm2_s" if t_ext else ""
     key_s = f"conductivity_{t_ext:g}K_S_cm" if t_ext else ""
+    fits = arr.get("fits") or {}
     _arrhenius_panel(
         ax1,
         temps,
@@ -472,6 +478,7 @@ def _arrhenius_figure(results: Mapping[str, Any]) -> ReportFigure | None:
         t_ext,
         "diffusivity",
         f"D*({mobile}) (cm²/s)",
+        fits.get("diffusivity", {}).get(f"interval_{t_ext:g}K_cm2_s") if t_ext else None,
     )
     _arrhenius_panel(
         ax2,
@@ -483,6 +490,8 @@ def _arrhenius_figure(results: Mapping[str, Any]) -> ReportFigure | None:
         t_ext,
         "conductivity",
         "σ_E (mS/cm)",
+        fits.get("conductivity", {}).get(f"interval_{t_ext:g}K_S_cm") if t_ext else None,
+        MS_PER_S,
     )
     ext = f", fits extrapolated to {t_ext:g} K" if t_ext and arr else ""
     return ReportFigure(
@@ -491,7 +500,8 @@ def _arrhenius_figure(results: Mapping[str, Any]) -> ReportFigure | None:
         f"Log of the tracer diffusivity D*({mobile}) and of the conductivity σ_E against 1000/T "
         f"at {_temperatures_label(list(temps))} with error bars{ext}.",
         "Points: MD at each temperature (±1 s.e.). Lines: weighted fits of ln D* and ln σT "
-        "against 1/T; open squares: the extrapolated values with their 68 % interval.",
+        "against 1/T (errors scaled by the Birge factor when the points scatter beyond "
+        "them); open squares: the extrapolated values with their 68 % Student-t interval.",
         _png(fig),
     )
 

@@ -565,7 +565,18 @@ def _summary_section(data: Mapping[str, Any]) -> str:
             est = arr[key_s]
             v, s = _float(_get(est, "value")), _float(_get(est, "stderr"))
             interval = ""
-            if v is not None and v > 0 and s is not None:
+            fit = _get(arr, "fits", "conductivity")
+            key_i = f"interval_{t_ext:g}K_S_cm"
+            bounds = _get(fit, key_i)
+            if isinstance(bounds, list) and len(bounds) == 2:
+                # the fit's own interval: log-normal, t-quantile with n − 2 degrees of freedom
+                at = _pointer("transport", "arrhenius", "fits", "conductivity", key_i)
+                interval = (
+                    f"68 % interval {_num(f'sigma_{tk}_mS_cm_low', bounds[0], at + '/0', MS_PER_S)}"
+                    f" – {_num(f'sigma_{tk}_mS_cm_high', bounds[1], at + '/1', MS_PER_S)} mS/cm "
+                    f"(Student t, {_e(_get(fit, 'dof'))} degrees of freedom)"
+                )
+            elif v is not None and v > 0 and s is not None:
                 lo = v * MS_PER_S * math.exp(-s / v)
                 hi = v * MS_PER_S * math.exp(s / v)
                 how = "value·exp(∓stderr/value): log-normal 68 % interval"
@@ -665,7 +676,7 @@ def _per_temperature_table(transport: Mapping[str, Any], mobile: str) -> str:
         "<th>σ<sub>E</sub> <span class='unit'>mS/cm</span></th>"
         "<th>σ<sub>NE</sub> <span class='unit'>mS/cm</span></th>"
         "<th>σ<sub>cNE</sub> <span class='unit'>mS/cm</span></th>"
-        "<th>H<sub>R</sub></th>"
+        "<th>frame</th><th>H<sub>R</sub></th>"
         f"<th>t<sub>{m}</sub> (E)</th><th>t<sub>{m}</sub> (NE)</th><th>t<sub>{m}</sub> (cNE)</th></tr>"
     )
     body = []
@@ -693,6 +704,8 @@ def _per_temperature_table(transport: Mapping[str, Any], mobile: str) -> str:
                     MS_PER_S,
                 )
             )
+        # the reference frame of H_R and t (they change with it), beside them
+        cells.append(_e(r.get("frame") or "?"))
         cells.append(
             _estimate(f"haven_ratio_{tk}", r.get("haven_ratio"), src + _pointer("haven_ratio"))
         )
@@ -714,10 +727,29 @@ def _per_temperature_table(transport: Mapping[str, Any], mobile: str) -> str:
         + head
         + "\n"
         + "\n".join(body)
-        + '\n</table></div>\n<p class="unit">H<sub>R</sub> = D*/D<sub>σ</sub> (Haven ratio); '
+        + '\n</table></div>\n<p class="unit">H<sub>R</sub> = D*/D<sub>σ</sub> (Haven ratio), '
+        "both fitted over one window; frame: the reference frame of D*, H<sub>R</sub> and t "
+        "(framework: the centre of mass of the other species, where L<sub>mm</sub> is "
+        "(1 + M<sub>m</sub>/M<sub>fw</sub>)² its barycentric value); "
         f"t<sub>{m}</sub>: transference number of {m} from the full Onsager matrix (E), from "
-        "independent ions (NE) and from clusters (cNE). ± is one calibrated standard error.</p>"
+        f"independent ions (NE) and from clusters (cNE{_cluster_note(r for _, r in rows)}). "
+        "± is one calibrated standard error.</p>"
     )
+
+
+def _cluster_note(rows: Iterable[Mapping[str, Any]]) -> str:
+    """``: metal-centred clusters, …`` from the results' ``clusters`` blocks ('' when absent)."""
+    defs, withheld = [], False
+    for r in rows:
+        c = r.get("clusters")
+        if isinstance(c, Mapping):
+            if c.get("definition") and c["definition"] not in defs:
+                defs.append(str(c["definition"]))
+            withheld = withheld or bool(c.get("withheld_because"))
+    if not defs:
+        return ""
+    note = f": {', '.join(_e(d) for d in defs)} clusters"
+    return note + ("; none where they percolate (see the warnings)" if withheld else "")
 
 
 def _transport_figures_section(data: Mapping[str, Any], figs: Mapping[str, ReportFigure]) -> str:

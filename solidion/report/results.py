@@ -298,6 +298,7 @@ def _transport_arrhenius(
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """The ``arrhenius`` block of :meth:`TransportSeries.arrhenius_dict` from result dicts."""
     from solidion.transport.arrhenius import fit_arrhenius
+    from solidion.transport.series import arrhenius_block, non_diffusive_reason, undetermined
 
     pts = [r for r in results if r.get("temperature_K") is not None]
     if len({float(r["temperature_K"]) for r in pts}) < 2:
@@ -306,25 +307,36 @@ def _transport_arrhenius(
     ts = [float(r["temperature_K"]) for r in pts]
     d = [_estimate(r["species"].get(mobile, {}).get("tracer_diffusivity_cm2_s")) for r in pts]
     s = [_estimate(r["conductivity_S_cm"].get("einstein")) for r in pts]
-    notes: list[str] = []
+    skip = [non_diffusive_reason(r, mobile) for r in pts]
+    notes = [
+        f"{t:g} K left out of the Arrhenius fits: {why}"
+        for t, why in zip(ts, skip, strict=True)
+        if why
+    ]
     try:
-        d_fit = fit_arrhenius(ts, [v for v, _ in d], [e for _, e in d])
+        d_fit = fit_arrhenius(
+            ts,
+            [v for v, _ in d],
+            [e for _, e in d],
+            exclude=undetermined(skip, [v for v, _ in d], f"D*({mobile})"),
+        )
     except InputError as exc:
-        return None, [f"no Arrhenius fit of D*({mobile}): {exc}"]
-    t = extrapolate_to_K
-    out: dict[str, Any] = {
-        "activation_energy_eV": d_fit.activation_energy_eV.to_dict(),
-        "prefactor_cm2_s": d_fit.prefactor.to_dict(),
-        f"diffusivity_{t:g}K_cm2_s": d_fit.predict(t).to_dict(),
-    }
+        return None, [*notes, f"no Arrhenius fit of D*({mobile}): {exc}"]
+    notes.extend(d_fit.warnings)
+    s_fit = None
     try:
-        s_fit = fit_arrhenius(ts, [v for v, _ in s], [e for _, e in s], kind="conductivity")
+        s_fit = fit_arrhenius(
+            ts,
+            [v for v, _ in s],
+            [e for _, e in s],
+            kind="conductivity",
+            exclude=undetermined(skip, [v for v, _ in s], "σ_E"),
+        )
     except InputError as exc:
         notes.append(f"no Arrhenius fit of σ_E: {exc}")
     else:
-        out[f"conductivity_{t:g}K_S_cm"] = s_fit.predict(t).to_dict()
-        out["conductivity_activation_energy_eV"] = s_fit.activation_energy_eV.to_dict()
-    return out, notes
+        notes.extend(s_fit.warnings)
+    return arrhenius_block(d_fit, s_fit, extrapolate_to_K), notes
 
 
 def _residence_activation(results: list[dict[str, Any]]) -> dict[str, Any]:

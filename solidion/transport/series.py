@@ -2,20 +2,113 @@
 
 Files at the same temperature are replicas and combine into one estimate; distinct temperatures
 give the Arrhenius block: E_a and prefactor of D*(mobile) (ln D vs 1/T), D*(300 K), and σ_E at
-300 K from a fit of ln(σ_E T) vs 1/T, each with its propagated error.
+300 K from a fit of ln(σ_E T) vs 1/T, each with its propagated error (scaled by the Birge
+factor when the points scatter beyond their errors, see :mod:`solidion.transport.arrhenius`).
+Temperatures whose mobile ion never reached a diffusive regime are left out of both fits and
+listed, with the reason, under ``fits`` in the block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from solidion.errors import InputError
 from solidion.transport.analysis import TransportResult, analyze
-from solidion.transport.arrhenius import ArrheniusFit, fit_arrhenius
+from solidion.transport.arrhenius import ONE_SIGMA, ArrheniusFit, fit_arrhenius
 
-__all__ = ["TransportSeries", "analyze_series"]
+__all__ = [
+    "TransportSeries",
+    "analyze_series",
+    "arrhenius_block",
+    "non_diffusive_reason",
+    "undetermined",
+]
+
+#: A tracer MSD exponent at or below this over the fit window is vibration or drift, not diffusion.
+MIN_MSD_EXPONENT = 0.5
+
+
+def non_diffusive_reason(result: TransportResult | Mapping[str, Any], mobile: str) -> str | None:
+    """Why a result at one temperature has no diffusive regime of ``mobile`` (None if it has).
+
+    The analysis warning that starts with ``"<mobile>: no diffusive regime"`` (in a result
+    object or its JSON dict), or for a result object an MSD exponent of at most
+    :data:`MIN_MSD_EXPONENT` over the fit window.
+
+    Example:
+        >>> non_diffusive_reason({"warnings": ["Li: no diffusive regime found in 2 ps"]}, "Li")
+        'Li: no diffusive regime found in 2 ps'
+        >>> non_diffusive_reason({"warnings": []}, "Li") is None
+        True
+    """
+    is_result = isinstance(result, TransportResult)
+    notes = result.warnings if is_result else (result.get("warnings") or [])
+    prefix = f"{mobile}: no diffusive regime"
+    found = next((str(w) for w in notes if str(w).startswith(prefix)), None)
+    if found is None and is_result:
+        beta = result.species[mobile].msd_exponent
+        if not beta > MIN_MSD_EXPONENT:
+            return f"{mobile}: no diffusive regime (MSD exponent {beta:.2f} over the fit window)"
+    return found
+
+
+def undetermined(
+    reasons: Sequence[str | None], values: Sequence[float], what: str
+) -> list[str | None]:
+    """``reasons``, plus one for each point whose value the analysis withheld (NaN).
+
+    Example:
+        >>> undetermined([None, "no diffusive regime", None], [1.0, 2.0, float("nan")], "σ_E")
+        [None, 'no diffusive regime', 'σ_E not determined at this temperature (see its warnings)']
+    """
+    return [
+        why
+        if why or math.isfinite(v)
+        else f"{what} not determined at this temperature (see its warnings)"
+        for why, v in zip(reasons, values, strict=True)
+    ]
+
+
+def _fit_summary(fit: ArrheniusFit, t: float, unit: str) -> dict[str, Any]:
+    lo, hi = fit.predict_interval(t)
+    return {
+        "temperatures_K": list(fit.temperatures_K),
+        "reduced_chi2": fit.to_dict()["reduced_chi2"],
+        "dof": fit.dof,
+        "birge_factor": fit.to_dict()["birge_factor"],
+        "confidence": ONE_SIGMA,
+        f"interval_{t:g}K_{unit}": [lo, hi],
+        "excluded": [p.to_dict() for p in fit.excluded],
+    }
+
+
+def arrhenius_block(
+    d_fit: ArrheniusFit | None, s_fit: ArrheniusFit | None, extrapolate_to_K: float = 300.0
+) -> dict[str, Any] | None:
+    """The ``arrhenius`` JSON block of a D* fit and a σ_E fit (None without a D* fit).
+
+    Values with errors as ``{"value", "stderr"}``; under ``fits``, per fit: the temperatures
+    used, χ²_red, degrees of freedom, Birge factor, the t-quantile interval at
+    ``extrapolate_to_K`` (level ``confidence``) and the points left out with the reason.
+    """
+    if d_fit is None:
+        return None
+    t = extrapolate_to_K
+    out: dict[str, Any] = {
+        "activation_energy_eV": d_fit.activation_energy_eV.to_dict(),
+        "prefactor_cm2_s": d_fit.prefactor.to_dict(),
+        f"diffusivity_{t:g}K_cm2_s": d_fit.predict(t).to_dict(),
+    }
+    fits = {"diffusivity": _fit_summary(d_fit, t, "cm2_s")}
+    if s_fit is not None:
+        out[f"conductivity_{t:g}K_S_cm"] = s_fit.predict(t).to_dict()
+        out["conductivity_activation_energy_eV"] = s_fit.activation_energy_eV.to_dict()
+        fits["conductivity"] = _fit_summary(s_fit, t, "S_cm")
+    out["fits"] = fits
+    return out
 
 
 @dataclass(frozen=True)
@@ -29,21 +122,8 @@ class TransportSeries:
     warnings: tuple[str, ...]
 
     def arrhenius_dict(self) -> dict[str, Any] | None:
-        """The ``arrhenius`` JSON block (None when no fit was possible)."""
-        if self.diffusivity_fit is None:
-            return None
-        t = self.extrapolate_to_K
-        out: dict[str, Any] = {
-            "activation_energy_eV": self.diffusivity_fit.activation_energy_eV.to_dict(),
-            "prefactor_cm2_s": self.diffusivity_fit.prefactor.to_dict(),
-            f"diffusivity_{t:g}K_cm2_s": self.diffusivity_fit.predict(t).to_dict(),
-        }
-        if self.conductivity_fit is not None:
-            out[f"conductivity_{t:g}K_S_cm"] = self.conductivity_fit.predict(t).to_dict()
-            out["conductivity_activation_energy_eV"] = (
-                self.conductivity_fit.activation_energy_eV.to_dict()
-            )
-        return out
+        """The ``arrhenius`` JSON block (None without a fit); see :func:`arrhenius_block`."""
+        return arrhenius_block(self.diffusivity_fit, self.conductivity_fit, self.extrapolate_to_K)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,14 +189,31 @@ def analyze_series(
         ts = [r.temperature_K for r in results]
         d = [r.tracer_diffusivity[mobile] for r in results]
         s = [r.conductivity.einstein for r in results]
+        skip = [non_diffusive_reason(r, mobile) for r in results]
+        notes.extend(
+            f"{t:g} K left out of the Arrhenius fits: {why}"
+            for t, why in zip(ts, skip, strict=True)
+            if why
+        )
         try:
-            d_fit = fit_arrhenius(ts, [e.value for e in d], [e.stderr for e in d])
+            d_fit = fit_arrhenius(
+                ts,
+                [e.value for e in d],
+                [e.stderr for e in d],
+                exclude=undetermined(skip, [e.value for e in d], f"D*({mobile})"),
+            )
+            notes.extend(d_fit.warnings)
         except InputError as exc:
             notes.append(f"no Arrhenius fit of D*({mobile}): {exc}")
         try:
             s_fit = fit_arrhenius(
-                ts, [e.value for e in s], [e.stderr for e in s], kind="conductivity"
+                ts,
+                [e.value for e in s],
+                [e.stderr for e in s],
+                kind="conductivity",
+                exclude=undetermined(skip, [e.value for e in s], "σ_E"),
             )
+            notes.extend(s_fit.warnings)
         except InputError as exc:
             notes.append(f"no Arrhenius fit of σ_E: {exc}")
     return TransportSeries(tuple(results), d_fit, s_fit, extrapolate_to_K, tuple(notes))

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from scipy import stats
 
 from solidion import InputError
 from solidion.report import (
@@ -156,9 +157,13 @@ def test_summary_numbers_equal_results(page, quick_results):
     assert as_float(found["sigma_300K_mS_cm_stderr"]["data-value"]) == sigma["stderr"] * 1000
     low = as_float(found["sigma_300K_mS_cm_low"]["data-value"])
     high = as_float(found["sigma_300K_mS_cm_high"]["data-value"])
+    # the fit's Student-t interval (3 temperatures leave 1 degree of freedom: wider than ±1σ)
+    fit = arr["fits"]["conductivity"]
+    assert [low, high] == [1000 * b for b in fit["interval_300K_S_cm"]]
     rel = sigma["stderr"] / sigma["value"]
-    assert low == pytest.approx(sigma["value"] * 1000 * math.exp(-rel), rel=1e-12)
-    assert high == pytest.approx(sigma["value"] * 1000 * math.exp(rel), rel=1e-12)
+    q = stats.t.ppf(0.5 + fit["confidence"] / 2, fit["dof"])
+    assert low == pytest.approx(sigma["value"] * 1000 * math.exp(-q * rel), rel=1e-9)
+    assert high == pytest.approx(sigma["value"] * 1000 * math.exp(q * rel), rel=1e-9)
     assert as_float(found["Ea_eV"]["data-value"]) == arr["activation_energy_eV"]["value"]
     assert as_float(found["Ea_eV_stderr"]["data-value"]) == arr["activation_energy_eV"]["stderr"]
     assert (
@@ -328,9 +333,16 @@ def test_load_results_assembles_single_analyses(tmp_path, quick_results, monkeyp
     want = quick_results["transport"]["arrhenius"]
     got = res["transport"]["arrhenius"]
     assert got.keys() == want.keys()
-    for k in want:
+    for k in want.keys() - {"fits"}:
         assert got[k]["value"] == pytest.approx(want[k]["value"], rel=1e-9)
         assert got[k]["stderr"] == pytest.approx(want[k]["stderr"], rel=1e-9)
+    for kind, fit in want["fits"].items():
+        assert got["fits"][kind].keys() == fit.keys()
+        for k, v in fit.items():
+            if k == "excluded":
+                assert got["fits"][kind][k] == v
+            else:
+                assert got["fits"][kind][k] == pytest.approx(v, rel=1e-9)
     monkeypatch.setattr("solidion.report.html.render_figures", lambda results: ())
     out = build_report(d)
     assert out == d / "report.html"

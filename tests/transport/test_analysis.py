@@ -44,17 +44,28 @@ def test_gaussian_walkers_recover_d_and_haven_one():
 
 
 def test_rigid_neutral_pairs_carry_no_current():
-    res = analyze(rigid_pairs(1), mobile="Li", frame="lab")
+    with pytest.warns(UserWarning, match="σ_E not determined"):
+        res = analyze(rigid_pairs(1), mobile="Li", frame="lab")
     c = res.conductivity
     assert c.nernst_einstein.value > 0.1
-    assert abs(c.einstein.value) < 0.05 * c.nernst_einstein.value
-    assert abs(c.einstein.value) < 3 * c.einstein.stderr
-    assert abs(c.cluster_nernst_einstein.value) < 0.05 * c.nernst_einstein.value
-    assert 2.2 < res.cluster_cutoffs_A["Li-Cl"] < 4.0  # first minimum after the 2.2 Å peak
-    assert res.cluster_types["Li1Cl1"]["mean_count"] > 20
-    # Onsager entries add up to σ_E, and the Li–Cl cross term cancels the self terms
+    # the charge MSD does not grow: σ_E is withheld, never reported as a (maybe negative) number
+    assert np.isnan(c.einstein.value) and np.isnan(c.einstein.stderr)
+    assert (
+        "consistent with zero" in res.withheld["sigma_E"]
+        or "not positive" in res.withheld["sigma_E"]
+    )
+    assert np.isnan(res.transference["einstein"]["Li"].value)  # a ratio to an unknown σ_E
+    assert "t_E" in res.withheld
+    d = res.to_dict()
+    assert d["conductivity_S_cm"]["einstein"] == {"value": None, "stderr": None}
+    assert "sigma_E" in d["withheld"]
+    assert abs(c.cluster_nernst_einstein.value) < 0.05 * c.nernst_einstein.value or np.isnan(
+        c.cluster_nernst_einstein.value
+    )
+    # Onsager entries are reported (cross terms may be negative) and cancel to zero within error
     total = sum(e.total.value for e in res.onsager.values())
-    assert total == pytest.approx(c.einstein.value, abs=1e-12)
+    spread = np.sqrt(sum(e.total.stderr**2 for e in res.onsager.values()))
+    assert abs(total) < 0.05 * c.nernst_einstein.value + 3 * spread
     assert res.onsager["Li-Cl"].total.value < 0
 
 
@@ -74,7 +85,9 @@ def test_sigma_e_is_the_same_in_every_frame():
     ref = sig["lab"].conductivity.einstein.value
     for f, r in sig.items():
         assert r.frame == f
-        assert r.conductivity.einstein.value == pytest.approx(ref, rel=1e-9)
+        # the charge MSD is frame invariant; the slope weights follow the mobile ion's MSD,
+        # which the frame moves by O(1/N)
+        assert r.conductivity.einstein.value == pytest.approx(ref, rel=1e-5)
     # the Haven ratio is frame dependent: in the barycentric frame the Cl recoil is removed
     assert abs(sig["barycentric"].haven_ratio.value - sig["lab"].haven_ratio.value) > 0.05
 
@@ -98,7 +111,7 @@ def test_several_runs_combine_into_one_estimate():
     runs = [walkers(s) for s in (10, 11, 12)]
     one = analyze(runs[0], mobile="Li", frame="lab", cluster_cutoffs={})
     all3 = analyze(runs, mobile="Li", frame="lab", cluster_cutoffs={})
-    assert all3.n_blocks == 3 * one.n_blocks
+    assert (one.n_runs, all3.n_runs) == (1, 3)
     assert all3.tracer_diffusivity["Li"].stderr < one.tracer_diffusivity["Li"].stderr
     assert _within(all3.tracer_diffusivity["Li"], D_TRUE_CM2_S)
     assert all3.duration_ps == pytest.approx(3 * one.duration_ps)
@@ -125,14 +138,29 @@ def test_json_layout_and_round_trip():
         "temperature_K",
         "mobile",
         "frame",
+        "reference_frame",
+        "fit_window_ps",
+        "fit_weights",
+        "diffusive_onset_ps",
         "species",
         "charge_diffusivity_cm2_s",
         "haven_ratio",
         "conductivity_S_cm",
         "transference",
         "onsager_S_cm",
+        "intervals_68",
+        "withheld",
+        "clusters",
         "warnings",
     }
+    assert d["reference_frame"]["name"] == d["frame"] == "framework"
+    assert d["reference_frame"]["species"] == ["Cl"]
+    assert d["reference_frame"]["mobile_collective_factor_vs_barycentric"] == pytest.approx(
+        (1 + 6.94 / 35.45) ** 2, rel=1e-3
+    )
+    lo, hi = d["intervals_68"]["haven_ratio"]
+    assert lo < d["haven_ratio"]["value"] < hi
+    assert d["clusters"] == {"definition": "none", "cutoffs_A": {}, "withheld_because": []}
     assert set(d["species"]["Li"]) == {"tracer_diffusivity_cm2_s", "fit_window_ps"}
     assert set(d["conductivity_S_cm"]) == {"einstein", "nernst_einstein", "cluster_nernst_einstein"}
     assert set(d["onsager_S_cm"]) == {"Li-Li", "Li-Cl", "Cl-Cl"}
@@ -145,10 +173,11 @@ def test_json_layout_and_round_trip():
 def test_fit_window_override_is_used_and_checked():
     res = analyze(walkers(8), mobile="Li", fit_window_ps=(0.1, 0.8), cluster_cutoffs={})
     assert res.species["Li"].fit_window_ps == pytest.approx((0.1, 0.8))
+    assert res.fit_window_ps == pytest.approx((0.1, 0.8))
     with pytest.raises(InputError, match="fit_window_ps"):
         analyze(walkers(8), mobile="Li", fit_window_ps=(0.8, 0.1))
-    with pytest.raises(InputError, match="blocks last"):
-        analyze(walkers(8), mobile="Li", fit_window_ps=(0.1, 15.0), n_blocks=4)
+    with pytest.raises(InputError, match="beyond half the shortest run"):
+        analyze(walkers(8), mobile="Li", fit_window_ps=(0.1, 15.0))
 
 
 def test_frozen_species_warns_and_is_not_clamped():
@@ -159,8 +188,11 @@ def test_frozen_species_warns_and_is_not_clamped():
     frozen = Trajectory.from_arrays(traj.symbols, pos, traj.cell, traj.timestep_fs, 600.0)
     with pytest.warns(UserWarning, match="Cl: no diffusive regime"):
         res = analyze(frozen, mobile="Li", frame="lab", cluster_cutoffs={})
-    d_cl = res.tracer_diffusivity["Cl"]
-    assert abs(d_cl.value) < 3 * d_cl.stderr + 1e-9  # consistent with zero, sign not forced
+    # a slope consistent with zero is withheld with its numbers in the reason, not clamped
+    assert np.isnan(res.tracer_diffusivity["Cl"].value)
+    assert "D* not determined" in res.withheld["D*(Cl)"]
+    assert "vibrate but do not diffuse" in res.withheld["D*(Cl)"]
+    assert res.tracer_diffusivity["Li"].value > 0
 
 
 @pytest.mark.parametrize(
@@ -170,7 +202,6 @@ def test_frozen_species_warns_and_is_not_clamped():
         ({"temperature_K": 0.0}, InputError, "temperature_K must be positive"),
         ({"frame": "moon"}, InputError, "frame must be one of"),
         ({"charges": {"Xe": 1}}, InputError, "not in the system"),
-        ({"n_blocks": 1}, InputError, "n_blocks"),
         ({"cluster_cutoffs": {"Li-Na": 3.0}}, InputError, "cluster cutoff key"),
     ],
 )
@@ -233,3 +264,81 @@ def test_mislabelled_frame_interval_is_reported(stated_fs, warned):
     assert bool(hits) is warned
     if warned:
         assert "frames 2" in hits[0] and "20 fs" in hits[0]
+
+
+def test_one_window_for_every_number():
+    """The reported D*/D_σ is the reported H_R, and every quantity shares one fit window."""
+    res = analyze(correlated_cation_pairs(5), mobile="Li", frame="lab", cluster_cutoffs={})
+    d, d_sigma = res.tracer_diffusivity["Li"], res.charge_diffusivity
+    assert res.haven_ratio.value == pytest.approx(d.value / d_sigma.value, rel=1e-12)
+    assert {sp.fit_window_ps for sp in res.species.values()} == {res.fit_window_ps}
+    lo, hi = res.intervals["haven_ratio"]
+    assert lo < res.haven_ratio.value < hi
+    assert res.haven_ratio.stderr == pytest.approx((hi - lo) / 2)
+    # σ_NE is Σ N z² D* of the reported D*s (same window), so σ_E/σ_NE compares like with like
+    from solidion.units import nernst_einstein_prefactor_S_cm
+
+    ne = nernst_einstein_prefactor_S_cm(res.volume_A3, 600.0) * sum(
+        res.species[s].count * res.species[s].charge ** 2 * res.tracer_diffusivity[s].value
+        for s in ("Li", "Cl")
+        if np.isfinite(res.tracer_diffusivity[s].value)
+    )
+    assert res.conductivity.nernst_einstein.value == pytest.approx(ne, rel=0.02)
+
+
+def test_window_identity_survives_a_sub_diffusive_run():
+    """A caged, sub-linear MSD: no diffusive regime, equal (OLS) weights over the long lags."""
+    from tests.transport.synthetic import caged_electrolyte
+
+    traj, _ = caged_electrolyte(3, n_frames=600, p_hop=0.004, vib_A=0.5, tau_frames=30.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = analyze(traj, mobile="Li", framework=["Cl"], cluster_cutoffs={})
+    assert res.fit_weights == "OLS" and res.diffusive_onset_ps is None
+    assert any("no diffusive regime found" in str(w.message) for w in caught)
+    lo, hi = res.fit_window_ps
+    assert lo == pytest.approx(0.02 * 60) and hi == pytest.approx(0.02 * 299)
+    for name, est in (
+        ("D_sigma", res.charge_diffusivity),
+        ("sigma_E", res.conductivity.einstein),
+        ("H_R", res.haven_ratio),
+    ):
+        assert np.isnan(est.value) or est.value > 0, name  # never a negative number
+    if np.isfinite(res.haven_ratio.value):
+        assert res.haven_ratio.value == pytest.approx(
+            res.tracer_diffusivity["Li"].value / res.charge_diffusivity.value
+        )
+
+
+def test_negative_collective_slope_is_withheld():
+    """Ions that only vibrate: every collective slope is noise about zero; nothing negative."""
+    rng = np.random.default_rng(4)
+    pos = rng.uniform(0, 15, (1, 40, 3)) + rng.normal(0, 0.1, (800, 40, 3))
+    traj = Trajectory.from_arrays(["Li"] * 20 + ["Cl"] * 20, pos, np.eye(3) * 15, 20.0, 600.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = analyze(traj, mobile="Li", frame="lab", cluster_cutoffs={})
+    numbers = [
+        res.conductivity.einstein,
+        res.conductivity.nernst_einstein,
+        res.charge_diffusivity,
+        res.haven_ratio,
+        *res.tracer_diffusivity.values(),
+    ]
+    for est in numbers:
+        assert np.isnan(est.value) or est.value > 2 * est.stderr
+    assert {"sigma_E", "D_sigma", "H_R"} <= set(res.withheld)
+    assert "D*(Li) is not determined" in res.withheld["H_R"]  # nothing diffuses at all
+
+
+def test_frame_is_reported_beside_the_haven_ratio():
+    traj = correlated_cation_pairs(3)
+    bary = analyze(traj, mobile="Li", frame="barycentric", cluster_cutoffs={})
+    fw = analyze(traj, mobile="Li", cluster_cutoffs={})
+    lab = analyze(traj, mobile="Li", frame="lab", cluster_cutoffs={})
+    assert (bary.frame, bary.frame_factor) == ("barycentric", 1.0)
+    assert fw.frame == "framework" and fw.frame_species == ("Cl",)
+    # (1 + M_Li/M_Cl)² for 60 Li and 60 Cl
+    assert fw.frame_factor == pytest.approx((1 + 6.94 / 35.45) ** 2, rel=1e-3)
+    assert np.isnan(lab.frame_factor)
+    assert lab.to_dict()["reference_frame"]["mobile_collective_factor_vs_barycentric"] is None

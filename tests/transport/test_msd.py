@@ -6,13 +6,17 @@ import numpy as np
 import pytest
 
 from solidion.transport.msd import (
+    DIFFUSIVE_BAND,
     ballistic_frame_interval_fs,
+    choose_fit_window,
     cross_msd_fft,
     diffusive_onset,
     linear_fit,
     local_exponent,
     msd_fft,
+    msd_fft_particles,
     msd_naive,
+    resolved_lag,
 )
 
 
@@ -30,6 +34,25 @@ def test_cross_msd_equals_naive_loop():
     ]
     np.testing.assert_allclose(cross_msd_fft(a, b), naive, atol=1e-10)
     np.testing.assert_allclose(cross_msd_fft(a), msd_naive(a[:, None, :]), atol=1e-10)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64])
+def test_per_particle_msd_equals_naive_loop(chunk):
+    x = np.random.default_rng(3).normal(size=(41, 9, 3)).cumsum(axis=0)
+    lags = np.array([0, 1, 5, 40])
+    mean, per = msd_fft_particles(x, lags, chunk=chunk)
+    np.testing.assert_allclose(mean, msd_naive(x), atol=1e-10)
+    for a in range(9):
+        np.testing.assert_allclose(per[:, a], msd_naive(x[:, a : a + 1])[lags], atol=1e-10)
+
+
+def test_cross_msd_per_axis_sums_to_the_dot_product():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(2, 50, 3)).cumsum(axis=1)
+    per_axis = cross_msd_fft(a, b, per_axis=True)
+    assert per_axis.shape == (50, 3)
+    np.testing.assert_allclose(per_axis.sum(axis=1), cross_msd_fft(a, b), atol=1e-10)
+    np.testing.assert_allclose(per_axis[:, 0], cross_msd_fft(a[:, :1], b[:, :1]), atol=1e-10)
 
 
 def test_ballistic_msd_is_v2_t2():
@@ -57,6 +80,36 @@ def test_onset_skips_ballistic_and_caged_start_and_rejects_frozen():
     onset = diffusive_onset(msd)
     assert 100 < onset < 1250  # exponent near 1 only after a few tau
     assert diffusive_onset(np.full(5000, 0.5) * (1 - np.exp(-t / 3))) is None  # caged plateau
+
+
+def test_onset_band_is_tight():
+    """β = 0.8 everywhere (a sub-linear MSD) is not diffusive; the old band took 0.75."""
+    t = np.arange(4000.0)
+    assert DIFFUSIVE_BAND == (0.85, 1.15)
+    assert diffusive_onset(t**0.8) is None
+    assert diffusive_onset(t**0.8, band=(0.75, 1.3)) == 1
+    assert diffusive_onset(t**0.9) == 1
+
+
+def test_fit_window_runs_from_the_onset_to_half_the_run():
+    t = np.arange(2000.0)
+    w = choose_fit_window(6 * (t - 50 * (1 - np.exp(-t / 50))), 2000)
+    assert w.diffusive and 100 < w.start < 500 and w.end == 999
+    assert np.all(np.diff(w.lags) > 0) and w.lags.size >= 20
+    # sub-linear throughout: from a tenth of the run, flagged as not diffusive
+    w = choose_fit_window(t**0.7, 2000)
+    assert (w.onset, w.start, w.end) == (None, 200, 999)
+
+
+def test_onset_is_sought_only_where_the_msd_is_resolved():
+    """A few walkers: the local exponent is tested only where the MSD is known to 3 %."""
+    assert resolved_lag(600, 16) == int(0.03**2 * 9 * 16 * 600 / 4)
+    rng = np.random.default_rng(0)
+    found = 0
+    for _ in range(30):
+        msd = msd_fft(rng.normal(size=(600, 16, 3)).cumsum(axis=0))
+        found += choose_fit_window(msd, 600, 16).diffusive
+    assert found >= 29  # a random walk is diffusive from the first lag; the noise must not say no
 
 
 def test_linear_fit_exact_line_and_bad_input():
