@@ -114,14 +114,36 @@ def convert(
     timestep_fs: Annotated[float | None, typer.Option(help="Time between frames, fs.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Temperature, K.")] = None,
     type_map: Annotated[str | None, typer.Option(help="LAMMPS types, e.g. 1=Li,2=Cl.")] = None,
+    chunk_frames: Annotated[
+        int,
+        typer.Option(min=1, help="Frames per chunk when streaming (LAMMPS dump/XYZ → H5MD)."),
+    ] = 256,
 ) -> None:
     """Convert a trajectory between formats (unwrapping on the way).
 
+    A LAMMPS dump, extended XYZ or ASE .traj converted to H5MD is streamed: read, unwrapped
+    and written a chunk of frames at a time, so memory does not grow with the file; other
+    pairs are read whole. Either way the target appears only when complete.
+
     Example: solidion convert XDATCAR run.h5md --timestep-fs 20 --temperature 600
+    Example: solidion convert big.lammpstrj run.h5md --timestep-fs 20 --type-map 1=Li,2=Cl
     """
     from solidion.io import read_trajectory
+    from solidion.io.stream import can_stream, convert_to_h5md
 
     opts = {"type_map": parse_type_map(type_map)} if type_map else {}
+    if can_stream(source, target, format=format, to=to):
+        summary = convert_to_h5md(
+            source,
+            target,
+            format,
+            chunk_frames=chunk_frames,
+            timestep_fs=timestep_fs,
+            temperature_K=temperature,
+            **opts,
+        )
+        typer.echo(f"wrote {target}: {summary}")
+        return
     traj = read_trajectory(
         source, format=format, timestep_fs=timestep_fs, temperature_K=temperature, **opts
     )

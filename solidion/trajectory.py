@@ -21,7 +21,7 @@ from ase.data import atomic_numbers, chemical_symbols
 from solidion.errors import InputError, TrajectoryError
 from solidion.units import PS_PER_FS
 
-__all__ = ["Trajectory", "unwrap_positions"]
+__all__ = ["ChunkUnwrapper", "FrameChunk", "Trajectory", "unwrap_positions"]
 
 #: Default largest frame-to-frame step accepted by :func:`unwrap_positions`, as a fraction of
 #: the cell along each lattice direction (see there for why it is below one half).
@@ -47,6 +47,16 @@ def _check_cell(cell: np.ndarray, n_frames: int, source: object | None) -> np.nd
         frame = int(np.argmax(np.atleast_1d(singular))) if cell.ndim == 3 else None
         raise TrajectoryError(
             "cell is singular (zero or near-zero volume); lattice vectors must be independent",
+            path=source,
+            frame=frame,
+        )
+    left = det < 0
+    if np.any(left):
+        frame = int(np.argmax(np.atleast_1d(left))) if cell.ndim == 3 else None
+        raise TrajectoryError(
+            "cell is left-handed (negative determinant of the lattice vectors); MD codes and "
+            "solidion expect a right-handed cell: swap two lattice vectors and the matching "
+            "fractional-coordinate columns",
             path=source,
             frame=frame,
         )
@@ -144,6 +154,197 @@ def unwrap_positions(
             shift = shift - n @ cells[t]
         out[t] = w[t] + shift
     return out
+
+
+@dataclass(frozen=True, eq=False)
+class FrameChunk:
+    """Consecutive frames of a file as the file stores them, before unwrapping.
+
+    Streaming readers (``iter_chunks`` of :mod:`solidion.io.lammps` and
+    :mod:`solidion.io.ase_formats`, through :func:`solidion.io.stream.iter_chunks`) yield these,
+    and :class:`ChunkUnwrapper` turns them into unwrapped positions.
+
+    Attributes:
+        symbols: Element symbol of each atom (the same in every chunk of a file); atomic numbers
+            are turned into symbols.
+        positions: Cartesian positions in Å, float64, (n, n_atoms, 3): wrapped (any origin), or
+            unwrapped when ``unwrapped`` is true.
+        cells: Lattice vectors as rows in Å, (n, 3, 3), one per frame.
+        start: Index of the chunk's first frame in the file.
+        timestep_fs: Time between stored frames in fs.
+        temperature_K: Simulation temperature in K, if known.
+        steps: MD step number of each frame, int64 (n,), or None when the file stores none.
+        images: Integer image flags (n, n_atoms, 3), or None; the unwrapped position is then
+            ``positions + images @ cell`` exactly.
+        unwrapped: The positions are already unwrapped (LAMMPS ``xu yu zu``).
+        source: The file, named in error messages.
+    """
+
+    symbols: tuple[str | int, ...]
+    positions: np.ndarray
+    cells: np.ndarray
+    start: int
+    timestep_fs: float
+    temperature_K: float | None = None
+    steps: np.ndarray | None = None
+    images: np.ndarray | None = None
+    unwrapped: bool = False
+    source: object | None = None
+
+    def __post_init__(self) -> None:
+        symbols = _check_symbols(self.symbols, self.source)
+        pos = np.asarray(self.positions, dtype=np.float64)
+        n = pos.shape[0] if pos.ndim == 3 else 0
+        if pos.shape != (n, len(symbols), 3) or n < 1:
+            raise TrajectoryError(
+                f"positions must be (n_frames ≥ 1, {len(symbols)}, 3), got {pos.shape}",
+                path=self.source,
+                frame=self.start,
+            )
+        cells = np.asarray(self.cells, dtype=np.float64)
+        if cells.shape != (n, 3, 3):
+            raise TrajectoryError(
+                f"cells must be ({n}, 3, 3), got {cells.shape}", path=self.source, frame=self.start
+            )
+        # The checks the whole-file readers make, with frames counted from the file's start.
+        try:
+            _check_cell(cells, n, None)
+        except TrajectoryError as exc:
+            k = exc.frame or 0
+            try:
+                _check_cell(cells[k], 1, None)  # the same message, without a frame
+            except TrajectoryError as bare:
+                raise TrajectoryError(str(bare), path=self.source, frame=self.start + k) from None
+            raise  # pragma: no cover - a stack fails only where one of its cells does
+        finite = np.isfinite(pos).all(axis=(1, 2))
+        if not finite.all():
+            raise TrajectoryError(
+                "positions contain NaN or infinite values",
+                path=self.source,
+                frame=self.start + int(np.argmin(finite)),
+            )
+        object.__setattr__(self, "symbols", symbols)
+        object.__setattr__(self, "positions", pos)
+        object.__setattr__(self, "cells", cells)
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames in the chunk."""
+        return int(self.positions.shape[0])
+
+
+class ChunkUnwrapper:
+    """Unwrap a trajectory chunk by chunk, carrying the state across chunks.
+
+    Feeding consecutive chunks of any sizes gives what :func:`unwrap_positions` gives for the
+    whole array at once, bit for bit: each frame goes through the same operations, and the two
+    things that link a chunk to the one before it — the last wrapped frame and the accumulated
+    lattice shift :math:`S_t` of :math:`u_t = w_t + S_t` — are kept here between calls
+    (see :func:`unwrap_positions` for the scheme, von Bülow, Bullerjahn & Hummer, J. Chem. Phys.
+    153, 021101 (2020)). Memory is one chunk plus two frames, whatever the length of the run.
+
+    Args:
+        max_step_fraction: Largest accepted step per frame, in fractions of the cell (0–0.5].
+        source: File or label named in error messages.
+
+    Example:
+        >>> import numpy as np
+        >>> w = np.array([[[0.9, 0, 0]], [[0.1, 0, 0]], [[0.3, 0, 0]]])
+        >>> u = ChunkUnwrapper()
+        >>> np.vstack([u.unwrap(w[:2], np.eye(3)), u.unwrap(w[2:], np.eye(3))])[:, 0, 0].tolist()
+        [0.9, 1.1, 1.3]
+    """
+
+    def __init__(
+        self,
+        *,
+        max_step_fraction: float = DEFAULT_MAX_STEP_FRACTION,
+        source: object | None = None,
+    ) -> None:
+        if not 0 < max_step_fraction <= 0.5:
+            raise InputError(f"max_step_fraction must be in (0, 0.5], got {max_step_fraction}")
+        self.max_step_fraction = max_step_fraction
+        self.source = source
+        #: Frames unwrapped so far (the file index of the next frame).
+        self.n_frames = 0
+        self._last: np.ndarray | None = None  # last wrapped frame seen
+        self._shift: np.ndarray | None = None  # accumulated lattice shift S_t of that frame
+
+    def unwrap(self, wrapped: np.ndarray, cell: np.ndarray) -> np.ndarray:
+        """Unwrap the next chunk of wrapped positions by minimum image.
+
+        Args:
+            wrapped: Positions in Å, (n, n_atoms, 3), the frames after those already seen.
+            cell: Lattice vectors as rows, (3, 3) or (n, 3, 3).
+
+        Returns:
+            Unwrapped positions, float64, (n, n_atoms, 3), continuing the earlier chunks' path.
+
+        Raises:
+            TrajectoryError: If some atom steps too far between two frames (the frame is
+                counted from the first chunk), or the atom count changes.
+        """
+        w = np.asarray(wrapped, dtype=np.float64)
+        if w.ndim != 3 or w.shape[-1] != 3:
+            raise TrajectoryError(
+                f"positions must be (n_frames, n_atoms, 3), got {w.shape}", path=self.source
+            )
+        if self._last is not None and w.shape[1:] != self._last.shape:
+            raise TrajectoryError(
+                f"{w.shape[1]} atoms, but the earlier frames have {self._last.shape[0]}",
+                path=self.source,
+                frame=self.n_frames,
+            )
+        n_frames = w.shape[0]
+        out = np.empty_like(w)
+        if n_frames == 0:
+            return out
+        cell = np.asarray(cell, dtype=np.float64)
+        cells = np.broadcast_to(cell, (n_frames, 3, 3)) if cell.ndim == 2 else cell
+        inv = _frac_and_inverse(cell, n_frames)
+        if self._last is None or self._shift is None:
+            out[0] = w[0]
+            prev, shift, first = w[0], np.zeros(w.shape[1:], dtype=np.float64), 1
+        else:
+            prev, shift, first = self._last, self._shift, 0
+        for t in range(first, n_frames):
+            step = w[t] - prev
+            frac = step @ inv[t]
+            n = np.rint(frac)
+            resid = np.abs(frac - n)
+            if resid.max(initial=0.0) > self.max_step_fraction:
+                atom = int(np.unravel_index(np.argmax(resid), resid.shape)[0])
+                frame = self.n_frames + t
+                raise TrajectoryError(
+                    f"atom {atom} moves {resid.max():.2f} of a box length from frame {frame - 1}; "
+                    f"the frames are too far apart to unwrap (limit {self.max_step_fraction} box)",
+                    path=self.source,
+                    frame=frame,
+                )
+            if n.any():
+                shift = shift - n @ cells[t]
+            out[t] = w[t] + shift
+            prev = w[t]
+        self._last = w[-1].copy()
+        self._shift = shift
+        self.n_frames += n_frames
+        return out
+
+    def unwrap_chunk(self, chunk: FrameChunk) -> np.ndarray:
+        """Unwrapped positions of a :class:`FrameChunk`, the way the whole-file readers do it.
+
+        Already unwrapped positions are returned as they are; with image flags the result is
+        ``positions + images @ cell`` (exact, no state needed); otherwise minimum image
+        (:meth:`unwrap`).
+        """
+        if chunk.unwrapped:
+            self.n_frames += chunk.n_frames
+            return np.asarray(chunk.positions, dtype=np.float64)
+        if chunk.images is not None:
+            self.n_frames += chunk.n_frames
+            images = np.asarray(chunk.images, dtype=np.float64)
+            return np.asarray(chunk.positions, dtype=np.float64) + np.matmul(images, chunk.cells)
+        return self.unwrap(chunk.positions, chunk.cells)
 
 
 @dataclass(frozen=True, eq=False)
