@@ -114,6 +114,9 @@ def convert(
     timestep_fs: Annotated[float | None, typer.Option(help="Time between frames, fs.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Temperature, K.")] = None,
     type_map: Annotated[str | None, typer.Option(help="LAMMPS types, e.g. 1=Li,2=Cl.")] = None,
+    topology: TopologyOpt = None,
+    species: SpeciesOpt = None,
+    group: GroupOpt = None,
     chunk_frames: Annotated[
         int,
         typer.Option(min=1, help="Frames per chunk when streaming (LAMMPS dump/XYZ → H5MD)."),
@@ -127,11 +130,12 @@ def convert(
 
     Example: solidion convert XDATCAR run.h5md --timestep-fs 20 --temperature 600
     Example: solidion convert big.lammpstrj run.h5md --timestep-fs 20 --type-map 1=Li,2=Cl
+    Example: solidion convert run.xtc run.h5md --topology run.gro --temperature 600
     """
     from solidion.io import read_trajectory
     from solidion.io.stream import can_stream, convert_to_h5md
 
-    opts = {"type_map": parse_type_map(type_map)} if type_map else {}
+    opts = read_options(type_map, topology, species, group)
     if can_stream(source, target, format=format, to=to):
         summary = convert_to_h5md(
             source,

@@ -55,3 +55,16 @@ def test_analyze_takes_the_reader_options(tmp_path, capsys):
     d_want = json.loads(want.read_text())["species"]["Li"]["tracer_diffusivity_cm2_s"]
     assert d_got["value"] == pytest.approx(d_want["value"], rel=1e-9)
     assert d_got["value"] > 0
+
+
+def test_convert_takes_the_reader_options(tmp_path, capsys):
+    dcd, xyz = DATA / "cp2k_md-pos-1.dcd", DATA / "cp2k_md.xyz"
+    out = tmp_path / "cp2k.h5md"
+    with pytest.warns(UserWarning, match="triclinic"):
+        rc = main(["convert", str(dcd), str(out), "--format", "cp2k-dcd", "--topology", str(xyz)])
+    capsys.readouterr()
+    assert rc == 0
+    want = read_trajectory(dcd, format="cp2k-dcd", topology=xyz)
+    got = read_trajectory(out)
+    np.testing.assert_allclose(got.positions, want.positions, atol=1e-12)
+    assert got.symbols == want.symbols and got.timestep_fs == pytest.approx(want.timestep_fs)
