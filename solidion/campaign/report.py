@@ -20,6 +20,12 @@ element with ``data-key``, ``data-value`` (the stored number times ``data-scale`
 precision) and ``data-source``: a JSON pointer (RFC 6901) ``/results/<formula>/<T>/<quantity>
 /value`` (or ``/stderr``) into the database's ``results`` table, read as nested objects, with
 ``<T>`` the temperature in K (``600``) or ``series`` for a quantity of the whole series.
+
+A number the analysis **withheld** (stored with a null value and the reason, see
+:mod:`solidion.campaign.store`) reads "withheld" in its cell, never a bare dash: the element
+keeps ``data-key`` and ``data-source`` (``data-value="null"``) and adds ``data-withheld`` with the
+reason, which is also the cell's tooltip (``title``) and a numbered note below the table. A dash
+is left only where the database holds no row at all (the composition was not analysed).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ TABLE_COLUMNS = (
     "value",
     "stderr",
     "unit",
+    "withheld",
 )
 #: Columns of the comparison table (per composition), before the per-temperature ones.
 SUMMARY_COLUMNS = (
@@ -71,16 +78,23 @@ SUMMARY_COLUMNS = (
     "state",
     "sigma_300K_S_cm",
     "sigma_300K_S_cm_stderr",
+    "sigma_300K_S_cm_withheld",
     "Ea_eV",
     "Ea_eV_stderr",
+    "Ea_eV_withheld",
     "Ea_sigma_eV",
     "Ea_sigma_eV_stderr",
+    "Ea_sigma_eV_withheld",
 )
 
 _EXTRA_CSS = """
 table.comparison td, table.comparison th { padding: .25rem .45rem; font-size: .85rem; }
 td.state-done { color: #1b6b2f; } td.state-failed, td.state-blocked { color: #a61b1b; }
 a.download { color: var(--accent); }
+.withheld { color: #8a4b00; font-style: italic; cursor: help; text-decoration: underline dotted; }
+sup.note-ref a { color: #8a4b00; text-decoration: none; }
+ol.withheld-notes { font-size: .85rem; color: var(--muted); }
+ol.withheld-notes .src { color: var(--ink); }
 """
 
 
@@ -155,7 +169,43 @@ def _tsrc(t: float | None) -> str:
 
 def _est_of(results: Mapping[str, dict], formula: str, t: float | None, quantity: str) -> dict:
     row = results.get(formula, {}).get((t, quantity))
-    return {} if row is None else {"value": row["value"], "stderr": row["stderr"]}
+    if row is None:
+        return {}
+    return {"value": row["value"], "stderr": row["stderr"], "withheld": _withheld(row)}
+
+
+def _withheld(row: Mapping[str, Any] | None) -> str | None:
+    """Why a stored number has no value (None when it has one, or there is no row)."""
+    if row is None or row["value"] is not None:
+        return None
+    return row.get("withheld") or "not determined (no reason stored)"
+
+
+class _Notes:
+    """Numbered notes of one table: the reasons its withheld numbers were withheld."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.reasons: dict[str, list[str]] = {}
+
+    def ref(self, reason: str, where: str) -> int:
+        """The note number of ``reason`` (a new one the first time), noting ``where``."""
+        self.reasons.setdefault(reason, []).append(where)
+        return list(self.reasons).index(reason) + 1
+
+    def html(self) -> str:
+        if not self.reasons:
+            return ""
+        items = "\n".join(
+            f'<li id="{self.prefix}-{k}"><span class="src">{_e("; ".join(where))}:</span> '
+            f"{_e(reason)}</li>"
+            for k, (reason, where) in enumerate(self.reasons.items(), start=1)
+        )
+        return (
+            "<p class='unit'>Withheld: numbers the analysis did not determine, and why "
+            "(null in the database, with the reason in its <code>withheld</code> column).</p>\n"
+            f'<ol class="withheld-notes">\n{items}\n</ol>'
+        )
 
 
 def _frames(results: Mapping[str, dict], formulas: Sequence[str]) -> dict[str, list[str]]:
@@ -188,16 +238,32 @@ def frame_conflict(results: Mapping[str, dict], formulas: Sequence[str]) -> str 
 
 
 def _cell(
-    key: str, results: Mapping[str, dict], formula: str, t: float | None, q: str, scale: float
+    key: str,
+    results: Mapping[str, dict],
+    formula: str,
+    t: float | None,
+    q: str,
+    scale: float,
+    notes: _Notes,
+    label: str,
 ) -> str:
+    """The estimate of one stored number; "withheld" with its reason (tooltip and a numbered
+    note in ``notes``, where ``label`` names the cell) when the analysis gave none."""
     row = results.get(formula, {}).get((t, q))
     if row is None:
-        return '<span class="missing">—</span>'
-    return _estimate(
-        key,
-        {"value": row["value"], "stderr": row["stderr"]},
-        _pointer("results", formula, _tsrc(t), q),
-        scale,
+        return '<span class="missing" title="not in the database: not analysed">—</span>'
+    source = _pointer("results", formula, _tsrc(t), q)
+    reason = _withheld(row)
+    if reason is None:
+        return _estimate(key, {"value": row["value"], "stderr": row["stderr"]}, source, scale)
+    n = notes.ref(reason, f"{formula}, {label}")
+    attrs = (
+        f' data-key="{_e(key)}" data-value="null" data-source="{_e(source + "/value")}"'
+        f' data-withheld="{_e(reason)}" title="{_e(reason)}"'
+    )
+    return (
+        f'<span class="withheld"{attrs}>withheld</span>'
+        f'<sup class="note-ref"><a href="#{notes.prefix}-{n}">{n}</a></sup>'
     )
 
 
@@ -205,9 +271,10 @@ def summary_rows(campaign: Campaign) -> list[dict[str, Any]]:
     """The comparison table: one row per composition (values in stored units, S/cm for σ).
 
     Columns: :data:`SUMMARY_COLUMNS`, ``frame`` (the reference frame of H_R and t), then for
-    each temperature T ``haven_ratio_<T>K``, ``t_mobile_E_<T>K`` (each with ``_stderr``; empty
-    for every composition when the compositions were analysed in different frames, see
-    :func:`frame_conflict`) and ``converged_<T>K``.
+    each temperature T ``haven_ratio_<T>K``, ``t_mobile_E_<T>K`` (each with ``_stderr`` and
+    ``_withheld``; empty for every composition when the compositions were analysed in different
+    frames, see :func:`frame_conflict`) and ``converged_<T>K``. A ``_withheld`` column holds the
+    reason a null value was withheld (None when the value was given or was never computed).
     """
     comps, results, _ = _load(campaign)
     conflict = frame_conflict(results, [c["formula"] for c in comps])
@@ -225,6 +292,7 @@ def summary_rows(campaign: Campaign) -> list[dict[str, Any]]:
         ):
             est = _est_of(results, f, None, q)
             row[name], row[f"{name}_stderr"] = est.get("value"), est.get("stderr")
+            row[f"{name}_withheld"] = est.get("withheld")
         for t in campaign.temperatures_K:
             for name, q in (
                 ("haven_ratio", "transport.haven_ratio"),
@@ -235,6 +303,7 @@ def summary_rows(campaign: Campaign) -> list[dict[str, Any]]:
                     est.get("value"),
                     est.get("stderr"),
                 )
+                row[f"{name}_{t:g}K_withheld"] = est.get("withheld")
             conv = results.get(f, {}).get((t, "convergence.converged"))
             row[f"converged_{t:g}K"] = None if conv is None else bool(conv["value"])
         out.append(
@@ -246,7 +315,8 @@ def summary_rows(campaign: Campaign) -> list[dict[str, Any]]:
 def export_table(campaign: Campaign, path: str | Path) -> Path:
     """Write every stored number as a long table: ``.csv``, or ``.parquet`` (needs pyarrow).
 
-    Columns: :data:`TABLE_COLUMNS` (``temperature_K`` empty/null for series quantities).
+    Columns: :data:`TABLE_COLUMNS` (``temperature_K`` empty/null for series quantities;
+    ``withheld`` the reason of a null value the analysis withheld).
 
     Raises:
         InputError: Unknown suffix, no database, pyarrow missing for Parquet.
@@ -277,6 +347,7 @@ def export_table(campaign: Campaign, path: str | Path) -> Path:
                 ("value", pa.float64()),
                 ("stderr", pa.float64()),
                 ("unit", pa.string()),
+                ("withheld", pa.string()),
             ]
         )
         table = pa.Table.from_pylist(
@@ -420,6 +491,21 @@ def _comparison_figure(
         if factors
         else "compositions in file order."
     )
+    n_withheld = sum(
+        1
+        for q in _QUANTITIES
+        if not (conflict and q.per_temperature)
+        for c in done
+        if _withheld(
+            results.get(c["formula"], {}).get(
+                (t_star if q.per_temperature else None, q.quantity.format(mobile=c["mobile"]))
+            )
+        )
+    )
+    if n_withheld:
+        caption += (
+            f" {n_withheld} withheld number(s) are not drawn; the table's notes give the reasons."
+        )
     if conflict:
         caption += " " + conflict
     else:
@@ -630,6 +716,7 @@ def _comparison_section(
         + "</tr>"
     )
     body = []
+    notes = _Notes("withheld")
     for c in comps:
         f, m = c["formula"], c["mobile"]
         cells = [f"<td class='label'>{_e(f)}</td>"]
@@ -645,12 +732,23 @@ def _comparison_section(
                 None,
                 "arrhenius.conductivity_300K_S_cm",
                 MS_PER_S,
+                notes,
+                "σ(300 K)",
             )
             + "</td>"
         )
         cells.append(
             "<td>"
-            + _cell(f"Ea_eV__{f}", results, f, None, "arrhenius.activation_energy_eV", 1.0)
+            + _cell(
+                f"Ea_eV__{f}",
+                results,
+                f,
+                None,
+                "arrhenius.activation_energy_eV",
+                1.0,
+                notes,
+                "Eₐ of D*",
+            )
             + "</td>"
         )
         cells.append(
@@ -662,6 +760,8 @@ def _comparison_section(
                 None,
                 "arrhenius.conductivity_activation_energy_eV",
                 1.0,
+                notes,
+                "Eₐ of σT",
             )
             + "</td>"
         )
@@ -673,7 +773,14 @@ def _comparison_section(
                     withheld
                     if conflict
                     else _cell(
-                        f"haven_ratio_{t:g}K__{f}", results, f, t, "transport.haven_ratio", 1.0
+                        f"haven_ratio_{t:g}K__{f}",
+                        results,
+                        f,
+                        t,
+                        "transport.haven_ratio",
+                        1.0,
+                        notes,
+                        f"H_R {t:g} K",
                     )
                 )
                 + "</td>"
@@ -685,7 +792,9 @@ def _comparison_section(
                 + (
                     withheld
                     if conflict
-                    else _cell(f"t_mobile_E_{t:g}K__{f}", results, f, t, q, 1.0)
+                    else _cell(
+                        f"t_mobile_E_{t:g}K__{f}", results, f, t, q, 1.0, notes, f"t {t:g} K"
+                    )
                 )
                 + "</td>"
             )
@@ -697,6 +806,7 @@ def _comparison_section(
         + "\n".join(body)
         + "\n</table></div>"
     )
+    parts.append(notes.html())
     if conflict:
         parts.append(f'<div class="warning-unconverged" role="alert"><p>{_e(conflict)}</p></div>')
     parts.append(
@@ -740,6 +850,7 @@ def _epsilon_section(
         + "</tr>"
     )
     body = []
+    notes = _Notes("withheld-epsilon")
     for c in comps:
         f = c["formula"]
         if f not in results:
@@ -753,6 +864,8 @@ def _epsilon_section(
                 None,
                 f"structure.residence_activation_eV.{env}",
                 1.0,
+                notes,
+                f"εₐ({env})",
             )
             + "</td>"
             for env in envs
@@ -765,6 +878,7 @@ def _epsilon_section(
         + "\n".join(body)
         + "\n</table></div>"
     )
+    parts.append(notes.html())
     parts.append(_figure(fig))
     parts.append("</section>")
     return "\n".join(p for p in parts if p)

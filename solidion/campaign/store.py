@@ -15,6 +15,13 @@
   every number of the composition's ``results.json`` transport, structure and convergence
   blocks (curves such as MSD and g(r) stay in ``results.json``). ``temperature_K`` is NULL for
   quantities of the whole temperature series (the Arrhenius block, ε_a per environment).
+  A number the analysis **withheld** (σ, D or H_R not resolved from zero, an Arrhenius fit
+  without two diffusive temperatures) has a NULL value and the reason in ``withheld``, which is
+  NULL for every number that was given. The rows are those of
+  :func:`solidion.pipeline.results.result_rows`, the flattener of ``results.csv`` too.
+
+**Older databases.** A database written before ``withheld`` existed gains the column (NULL for
+its rows) when the client opens it; a read-only view of one reads ``withheld`` as NULL.
 
 **Concurrency.** The database is in WAL mode, and only the campaign's client process writes it;
 every write is one ``BEGIN IMMEDIATE`` … ``COMMIT`` transaction, so a reader (``solidion
@@ -41,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from solidion.errors import InputError
+from solidion.pipeline.results import ResultRow, result_rows, unit_of
 
 __all__ = ["SCHEMA_VERSION", "STATES", "ResultRow", "Snapshot", "Store", "result_rows", "unit_of"]
 
@@ -92,7 +100,8 @@ CREATE TABLE IF NOT EXISTS results (
     quantity TEXT NOT NULL,
     value REAL,
     stderr REAL,
-    unit TEXT NOT NULL
+    unit TEXT NOT NULL,
+    withheld TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS results_key
     ON results (composition, ifnull(temperature_K, -1.0), quantity);
@@ -100,24 +109,13 @@ CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state);
 """
 
 
-@dataclass(frozen=True)
-class ResultRow:
-    """One stored number.
+#: Columns of ``results`` added after the first release: (name, declaration). Older databases
+#: gain them on opening for writing (NULL for their rows); read-only views read them as NULL.
+_ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("withheld", "TEXT"),)
 
-    Attributes:
-        temperature_K: Temperature of the quantity, or None for a series quantity.
-        quantity: Dotted path in ``results.json`` (``transport.haven_ratio``,
-            ``arrhenius.conductivity_300K_S_cm``, ``structure.residence_activation_eV.Cl4``).
-        value: The value (None where the analysis gave none).
-        stderr: Its standard error (None for a number without one).
-        unit: Unit, from the key's suffix (``S/cm``, ``eV``, ``cm²/s``; ``""`` dimensionless).
-    """
 
-    temperature_K: float | None
-    quantity: str
-    value: float | None
-    stderr: float | None
-    unit: str
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
 
 
 @dataclass(frozen=True)
@@ -143,111 +141,6 @@ class Snapshot:
             if kind is None or t["kind"] == kind:
                 out[t["state"]] += 1
         return out
-
-
-#: Unit of a quantity from the suffix of its key (solidion names fields with their units).
-UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
-    ("_S_cm", "S/cm"),
-    ("_mS_cm", "mS/cm"),
-    ("_cm2_s", "cm²/s"),
-    ("_eV", "eV"),
-    ("_ps", "ps"),
-    ("_fs", "fs"),
-    ("_K", "K"),
-    ("_A2", "Å²"),
-    ("_A3", "Å³"),
-    ("_A", "Å"),
-    ("_GPa", "GPa"),
-)
-
-
-def unit_of(quantity: str) -> str:
-    """The unit of a dotted quantity: the nearest key with a unit suffix names it.
-
-    Example:
-        >>> unit_of("transport.species.Li.tracer_diffusivity_cm2_s")
-        'cm²/s'
-        >>> unit_of("structure.residence_activation_eV.Cl4"), unit_of("transport.haven_ratio")
-        ('eV', '')
-    """
-    for part in reversed(quantity.replace("[", ".[").split(".")):
-        for suffix, unit in UNIT_SUFFIXES:
-            if part.endswith(suffix):
-                return unit
-    return ""
-
-
-def _rows_of(prefix: str, obj: Any, temperature: float | None, out: list[ResultRow]) -> None:
-    if isinstance(obj, Mapping):
-        if set(obj) == {"value", "stderr"}:
-            out.append(
-                ResultRow(
-                    temperature,
-                    prefix,
-                    _clean(obj["value"]),
-                    _clean(obj["stderr"]),
-                    unit_of(prefix),
-                )
-            )
-            return
-        for k, v in obj.items():
-            _rows_of(f"{prefix}.{k}", v, temperature, out)
-    elif isinstance(obj, list):
-        # a pair of numbers (a fit window) is kept; longer lists are curves (results.json only)
-        if len(obj) <= 2 and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in obj
-        ):
-            for i, v in enumerate(obj):
-                out.append(
-                    ResultRow(temperature, f"{prefix}[{i}]", _clean(v), None, unit_of(prefix))
-                )
-    elif isinstance(obj, bool | int | float):
-        out.append(ResultRow(temperature, prefix, _clean(obj), None, unit_of(prefix)))
-
-
-def result_rows(results: Mapping[str, Any]) -> list[ResultRow]:
-    """Every number of a ``results.json`` dict as rows (curves excepted).
-
-    Per temperature: ``transport.*`` (the keys of a transport result, and the reference frame as
-    ``transport.frame.<name>`` = 1), ``structure.*`` and ``convergence.*``; for the series (``temperature_K`` None): ``arrhenius.*`` and the
-    structure's series keys (``structure.residence_activation_eV.<environment>``). Booleans are
-    stored as 1/0; estimates as value and stderr (a null value is kept: the analysis ran and
-    gave no number); a null outside an estimate (a block that was not computed) is left out.
-
-    Example:
-        >>> rows = result_rows({"transport": {"results": [{"temperature_K": 600.0,
-        ...     "haven_ratio": {"value": 0.5, "stderr": 0.1}}], "arrhenius": None}})
-        >>> rows[0]
-        ResultRow(temperature_K=600.0, quantity='transport.haven_ratio', value=0.5, stderr=0.1, unit='')
-    """
-    out: list[ResultRow] = []
-    transport = results.get("transport") or {}
-    for r in transport.get("results") or []:
-        t = _clean(r.get("temperature_K"))
-        for k, v in r.items():
-            if k not in ("temperature_K", "warnings", "mobile", "frame"):
-                _rows_of(f"transport.{k}", v, t, out)
-        if isinstance(r.get("frame"), str):
-            # the reference frame of D*, H_R and t, as a flag row (the table holds numbers):
-            # the campaign comparison refuses to mix frames
-            out.append(ResultRow(t, f"transport.frame.{r['frame']}", 1.0, None, ""))
-    for k, v in (transport.get("arrhenius") or {}).items():
-        _rows_of(f"arrhenius.{k}", v, None, out)
-    structure = results.get("structure") or {}
-    for r in structure.get("results") or []:
-        t = _clean(r.get("temperature_K"))
-        for k, v in r.items():
-            if k != "temperature_K":
-                _rows_of(f"structure.{k}", v, t, out)
-    for k, v in structure.items():
-        if k not in ("results", "warnings"):
-            _rows_of(f"structure.{k}", v, None, out)
-    for r in results.get("convergence") or []:
-        t = _clean(r.get("temperature_K"))
-        for k, v in r.items():
-            if k not in ("temperature_K", "reasons"):
-                _rows_of(f"convergence.{k}", v, t, out)
-    return out
 
 
 def _clean(x: Any) -> float | None:
@@ -293,6 +186,9 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
+            for column, decl in _ADDED_COLUMNS:
+                if column not in _columns(c, "results"):
+                    c.execute(f"ALTER TABLE results ADD COLUMN {column} {decl}")
             row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 now = str(time.time())
@@ -342,6 +238,13 @@ class Store:
             conn.close()
             raise InputError(f"{p}: not a campaign database of schema {SCHEMA_VERSION}")
         return cls(conn, p, readonly=True)
+
+    def _result_columns(self, c: sqlite3.Connection) -> str:
+        """The optional columns of ``results`` to select (NULL where an older file lacks one)."""
+        have = _columns(c, "results")
+        return ", ".join(
+            f"r.{name}" if name in have else f"NULL AS {name}" for name, _ in _ADDED_COLUMNS
+        )
 
     def close(self) -> None:
         """Close the connection."""
@@ -520,7 +423,7 @@ class Store:
                 c.execute("DELETE FROM results WHERE composition=?", (formula,))
                 c.executemany(
                     "INSERT INTO results (composition, temperature_K, quantity, value, stderr, "
-                    "unit) VALUES (?, ?, ?, ?, ?, ?)",
+                    "unit, withheld) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             formula,
@@ -529,6 +432,7 @@ class Store:
                             _clean(r.value),
                             _clean(r.stderr),
                             r.unit,
+                            r.withheld,
                         )
                         for r in rows
                     ],
@@ -579,15 +483,20 @@ class Store:
         return Snapshot(meta, comps, tasks, counts)
 
     def results(self, composition: str | None = None) -> list[dict[str, Any]]:
-        """Result rows (of one composition, or all), with the composition's A, M, X."""
-        sql = (
-            "SELECT r.composition, c.A, c.M, c.X, r.temperature_K, r.quantity, r.value, "
-            "r.stderr, r.unit FROM results r JOIN compositions c ON c.formula = r.composition"
-        )
-        args: tuple = ()
-        if composition is not None:
-            sql += " WHERE r.composition=?"
-            args = (composition,)
-        sql += " ORDER BY c.rowid, ifnull(r.temperature_K, -1.0), r.quantity"
+        """Result rows (of one composition, or all), with the composition's A, M, X.
+
+        Keys: composition, A, M, X, temperature_K, quantity, value, stderr, unit and withheld
+        (the reason a null value was withheld; None for a number that was given).
+        """
         with self._read() as c:
+            sql = (
+                "SELECT r.composition, c.A, c.M, c.X, r.temperature_K, r.quantity, r.value, "
+                f"r.stderr, r.unit, {self._result_columns(c)} FROM results r "
+                "JOIN compositions c ON c.formula = r.composition"
+            )
+            args: tuple = ()
+            if composition is not None:
+                sql += " WHERE r.composition=?"
+                args = (composition,)
+            sql += " ORDER BY c.rowid, ifnull(r.temperature_K, -1.0), r.quantity"
             return [dict(r) for r in c.execute(sql, args)]

@@ -14,12 +14,16 @@ time the mobile ions needed to become diffusive, and the hops observed
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fnmatch
 import io
 import json
 import math
+import re
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +34,15 @@ from solidion.errors import AnalysisError, SolidionError
 from solidion.io._atomic import atomic_path
 
 __all__ = [
+    "ResultRow",
     "analyze_runs",
     "assemble_results",
     "convergence_record",
+    "csv_rows",
     "msd_block",
+    "result_rows",
+    "unit_of",
+    "withheld_reason",
     "write_results",
 ]
 
@@ -191,29 +200,290 @@ def assemble_results(
     }
 
 
-def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
+# -- one flattener for results.csv and the campaign store --------------------------------------
+#: Unit of a quantity from the suffix of its key (solidion names fields with their units).
+UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_S_cm", "S/cm"),
+    ("_mS_cm", "mS/cm"),
+    ("_cm2_s", "cm²/s"),
+    ("_eV", "eV"),
+    ("_ps", "ps"),
+    ("_fs", "fs"),
+    ("_K", "K"),
+    ("_A2", "Å²"),
+    ("_A3", "Å³"),
+    ("_A", "Å"),
+    ("_GPa", "GPa"),
+)
+
+#: The estimates (paths in a per-temperature transport result, ``*`` any species) that each key
+#: of its ``withheld`` dict nulls (:func:`solidion.transport.analyze`); ``D*(<species>)`` is the
+#: tracer diffusivity of that species. A reason applies only to estimates whose value is null.
+WITHHELD_PATHS: dict[str, tuple[str, ...]] = {
+    "D_sigma": ("charge_diffusivity_cm2_s",),
+    "H_R": ("haven_ratio",),
+    "sigma_E": ("conductivity_S_cm.einstein",),
+    "sigma_NE": ("conductivity_S_cm.nernst_einstein",),
+    "t_cNE": ("transference.cluster_nernst_einstein.*",),
+    "sigma_cNE": (
+        "conductivity_S_cm.cluster_nernst_einstein",
+        "transference.cluster_nernst_einstein.*",
+    ),
+    "t_E": ("transference.einstein.*",),
+    "t_NE": ("transference.nernst_einstein.*",),
+}
+#: Reason of a null estimate for which the analysis recorded none.
+NO_REASON = "not determined by the analysis (no reason recorded: see the warnings of results.json)"
+#: Start of the series warning when an Arrhenius fit failed (solidion.transport.series).
+_NO_FIT = {"diffusivity": "no Arrhenius fit of D*(", "conductivity": "no Arrhenius fit of σ_E"}
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One stored number.
+
+    Attributes:
+        temperature_K: Temperature of the quantity, or None for a series quantity.
+        quantity: Dotted path in ``results.json`` (``transport.haven_ratio``,
+            ``arrhenius.conductivity_300K_S_cm``, ``structure.residence_activation_eV.Cl4``).
+        value: The value (None where the analysis gave none).
+        stderr: Its standard error (None for a number without one).
+        unit: Unit, from the key's suffix (``S/cm``, ``eV``, ``cm²/s``; ``""`` dimensionless).
+        withheld: Why the analysis gave no value (set exactly when ``value`` is None for an
+            estimate: ``"H_R not determined: D_σ(Li) is known only to ±120% …"``).
+    """
+
+    temperature_K: float | None
+    quantity: str
+    value: float | None
+    stderr: float | None
+    unit: str
+    withheld: str | None = None
+
+
+def unit_of(quantity: str) -> str:
+    """The unit of a dotted quantity: the nearest key with a unit suffix names it.
+
+    Example:
+        >>> unit_of("transport.species.Li.tracer_diffusivity_cm2_s")
+        'cm²/s'
+        >>> unit_of("structure.residence_activation_eV.Cl4"), unit_of("transport.haven_ratio")
+        ('eV', '')
+    """
+    for part in reversed(quantity.replace("[", ".[").split(".")):
+        for suffix, unit in UNIT_SUFFIXES:
+            if part.endswith(suffix):
+                return unit
+    return ""
+
+
+@dataclass(frozen=True)
+class _Number:
+    """One number of a block: its dotted key, value, stderr (estimates) and withheld reason."""
+
+    key: str
+    value: Any
+    stderr: Any = None
+    estimate: bool = False
+    withheld: str | None = None
+
+
+def _walk(prefix: str, obj: Any, out: list[_Number]) -> None:
+    """Every number under ``obj``: estimates ({"value", "stderr"}), scalars (None included) and
+    pairs of numbers (a fit window, an interval) as ``key[0]``, ``key[1]``; longer lists are
+    curves and strings are labels, both left out."""
     if isinstance(obj, Mapping):
         if set(obj) == {"value", "stderr"}:
-            out[f"{prefix}"] = obj["value"]
-            out[f"{prefix}_stderr"] = obj["stderr"]
+            out.append(_Number(prefix, obj["value"], obj["stderr"], True))
             return
         for k, v in obj.items():
-            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+            _walk(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(obj, list):
+        if len(obj) <= 2 and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in obj
+        ):
+            out.extend(_Number(f"{prefix}[{i}]", v) for i, v in enumerate(obj))
     elif isinstance(obj, bool | int | float) or obj is None:
-        out[prefix] = obj
+        out.append(_Number(prefix, obj))
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def withheld_reason(key: str, withheld: Mapping[str, str]) -> str | None:
+    """The reason a per-temperature transport estimate (``key`` relative to the result, e.g.
+    ``haven_ratio``) was withheld, from the result's ``withheld`` dict (None if not named).
+
+    Example:
+        >>> withheld_reason("transference.einstein.Li", {"t_E": "σ_E is not positive"})
+        'σ_E is not positive'
+        >>> withheld_reason("species.Li.tracer_diffusivity_cm2_s", {"D*(Li)": "vibrates"})
+        'vibrates'
+    """
+    for name, reason in withheld.items():
+        if name.startswith("D*(") and name.endswith(")"):
+            patterns: tuple[str, ...] = (f"species.{name[3:-1]}.tracer_diffusivity_cm2_s",)
+        else:
+            patterns = WITHHELD_PATHS.get(name, ())
+        if any(fnmatch.fnmatchcase(key, p) for p in patterns):
+            return str(reason)
+    return None
+
+
+def transport_numbers(result: Mapping[str, Any]) -> list[_Number]:
+    """The numbers of one temperature's transport result (keys relative to it), each null
+    estimate with the reason it was withheld (:data:`NO_REASON` when the result names none)."""
+    withheld = result.get("withheld") or {}
+    skip = ("temperature_K", "warnings", "mobile", "frame", "fit_weights", "withheld")
+    found: list[_Number] = []
+    _walk("", {k: v for k, v in result.items() if k not in skip}, found)
+    return [_with_reason(n, withheld_reason(n.key, withheld)) for n in found]
+
+
+def _with_reason(n: _Number, reason: str | None) -> _Number:
+    if not n.estimate or not _missing(n.value):
+        return n
+    return _Number(n.key, n.value, n.stderr, True, reason or NO_REASON)
+
+
+def _series_temperature(arrhenius: Mapping[str, Any] | None) -> float:
+    """The extrapolation temperature of an ``arrhenius`` block (300 K when it has none)."""
+    for k in arrhenius or {}:
+        m = re.fullmatch(r"diffusivity_(.+)K_cm2_s", k)
+        if m:
+            with contextlib.suppress(ValueError):
+                return float(m.group(1))
+    return 300.0
+
+
+def arrhenius_numbers(transport: Mapping[str, Any]) -> list[_Number]:
+    """The numbers of the ``arrhenius`` block, and each number a fit would have given but did
+    not (no fit of D* or σ_E: too few diffusive temperatures, or a single temperature) as a
+    null estimate with the reason from the series warnings."""
+    block = transport.get("arrhenius")
+    found: list[_Number] = []
+    _walk("", block or {}, found)
+    found = [_with_reason(n, None) for n in found]
+    results = transport.get("results") or []
+    if not results:
+        return found
+    t = _series_temperature(block)
+    notes = [str(w) for w in transport.get("warnings") or []]
+    n_temps = len({r.get("temperature_K") for r in results})
+
+    def why(kind: str) -> str:
+        hit = next((w for w in notes if w.startswith(_NO_FIT[kind])), None)
+        if hit is not None:
+            return hit
+        if n_temps < 2:
+            return (
+                f"no Arrhenius fit: it needs at least two distinct temperatures, the series has "
+                f"{n_temps}"
+            )
+        return "no Arrhenius fit (see the warnings of results.json)"
+
+    expected = {
+        "activation_energy_eV": "diffusivity",
+        "prefactor_cm2_s": "diffusivity",
+        f"diffusivity_{t:g}K_cm2_s": "diffusivity",
+        f"conductivity_{t:g}K_S_cm": "conductivity",
+        "conductivity_activation_energy_eV": "conductivity",
+    }
+    have = {n.key for n in found}
+    for key, kind in expected.items():
+        if key in have:
+            continue
+        reason = why(kind)
+        if kind == "conductivity" and not reason.startswith(_NO_FIT[kind]) and block is None:
+            # the block (and with it the σ_E fit) is reported only with a D* fit
+            reason = f"not reported without the Arrhenius fit of D* ({why('diffusivity')})"
+        found.append(_Number(key, None, None, True, reason))
+    return found
+
+
+def result_rows(results: Mapping[str, Any]) -> list[ResultRow]:
+    """Every number of a ``results.json`` dict as rows (curves excepted): the campaign store.
+
+    Per temperature: ``transport.*`` (the keys of a transport result, and the reference frame as
+    ``transport.frame.<name>`` = 1), ``structure.*`` and ``convergence.*``; for the series
+    (``temperature_K`` None): ``arrhenius.*`` and the structure's series keys
+    (``structure.residence_activation_eV.<environment>``). Booleans are stored as 1/0; estimates
+    as value and stderr. A withheld estimate is kept with a null value and the reason in
+    ``withheld`` — also the Arrhenius numbers of a fit that could not be made
+    (:func:`arrhenius_numbers`); a null outside an estimate (a block that was not computed) is
+    left out. ``results.csv`` (:func:`csv_rows`) holds the same per-temperature transport
+    numbers and reasons.
+
+    Example:
+        >>> rows = result_rows({"transport": {"results": [{"temperature_K": 600.0,
+        ...     "haven_ratio": {"value": 0.5, "stderr": 0.1}}], "arrhenius": None}})
+        >>> rows[0]
+        ResultRow(temperature_K=600.0, quantity='transport.haven_ratio', value=0.5, stderr=0.1, unit='', withheld=None)
+        >>> rows[1].quantity, rows[1].value, rows[1].withheld
+        ('arrhenius.activation_energy_eV', None, 'no Arrhenius fit: it needs at least two distinct temperatures, the series has 1')
+    """
+    out: list[ResultRow] = []
+
+    def add(prefix: str, numbers: list[_Number], t: float | None) -> None:
+        for n in numbers:
+            if not n.estimate and n.value is None:
+                continue
+            q = f"{prefix}.{n.key}"
+            out.append(ResultRow(t, q, _number(n.value), _number(n.stderr), unit_of(q), n.withheld))
+
+    transport = results.get("transport") or {}
+    for r in transport.get("results") or []:
+        t = _number(r.get("temperature_K"))
+        add("transport", transport_numbers(r), t)
+        if isinstance(r.get("frame"), str):
+            # the reference frame of D*, H_R and t, as a flag row (the table holds numbers):
+            # the campaign comparison refuses to mix frames
+            out.append(ResultRow(t, f"transport.frame.{r['frame']}", 1.0, None, ""))
+    add("arrhenius", arrhenius_numbers(transport), None)
+    structure = results.get("structure") or {}
+    for r in structure.get("results") or []:
+        found: list[_Number] = []
+        _walk("", {k: v for k, v in r.items() if k != "temperature_K"}, found)
+        add("structure", [_with_reason(n, None) for n in found], _number(r.get("temperature_K")))
+    found = []
+    _walk("", {k: v for k, v in structure.items() if k not in ("results", "warnings")}, found)
+    add("structure", [_with_reason(n, None) for n in found], None)
+    for r in results.get("convergence") or []:
+        found = []
+        _walk("", {k: v for k, v in r.items() if k not in ("temperature_K", "reasons")}, found)
+        add("convergence", found, _number(r.get("temperature_K")))
+    return out
+
+
+def _number(x: Any) -> float | None:
+    """A stored number: None for null, NaN or inf; booleans as 1.0/0.0."""
+    if x is None:
+        return None
+    v = float(x)
+    return v if math.isfinite(v) else None
 
 
 def csv_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per temperature: every transport number (value and stderr) + convergence."""
+    """One flat row per temperature: every transport number (value and stderr) + convergence.
+
+    The numbers are those of :func:`result_rows` (without the ``transport.`` prefix); a withheld
+    estimate is empty, with its reason in the column ``<key>_withheld``.
+    """
     rows = []
     for res, conv in zip(
         results["transport"]["results"], results.get("convergence") or [], strict=False
     ):
         row: dict[str, Any] = {"temperature_K": res["temperature_K"]}
-        # the reference frame of D*, D_σ, H_R and t_i, beside them (text, so _flatten skips it)
+        # the reference frame of D*, D_σ, H_R and t_i, beside them
         row["frame"] = res.get("frame")
         row["fit_weights"] = res.get("fit_weights")
-        _flatten("", {k: v for k, v in res.items() if k not in ("warnings", "temperature_K")}, row)
+        for n in transport_numbers(res):
+            row[n.key] = n.value
+            if n.estimate:
+                row[f"{n.key}_stderr"] = n.stderr
+            if n.withheld is not None:
+                row[f"{n.key}_withheld"] = n.withheld
         for k in ("duration_ps", "diffusive_onset_ps", "n_hops", "hops_per_ion", "converged"):
             row[f"convergence.{k}"] = conv.get(k)
         rows.append(row)

@@ -3,7 +3,8 @@
 - a 2 compositions × 2 temperatures grid, plus a composition that is not charge-neutral, on a
   local Dask cluster of 2 worker processes: it completes, fills the database, fails the bad
   composition as a task without stopping the others, and its report renders in Chromium with
-  the numbers of the database;
+  the numbers of the database — a number the analysis withheld (σ, H_R, or the Arrhenius fit of
+  a run too short to be diffusive) is stored and shown with its reason;
 - a worker process SIGKILLed in the middle of an MD task: Dask reruns the task, which resumes
   from its checkpoint — every task done once, the trajectory's frames contiguous and complete;
 - the client SIGKILLed mid-campaign, then the campaign re-run: finished tasks are not touched
@@ -96,16 +97,32 @@ def test_grid_completes_and_fills_the_database(grid):
         results = json.loads((root / "results.json").read_text())
         assert results["formula"] == f and results["temperatures_K"] == [600.0, 800.0]
         want = {
-            (r.temperature_K, r.quantity): (r.value, r.stderr, r.unit) for r in result_rows(results)
+            (r.temperature_K, r.quantity): (r.value, r.stderr, r.unit, r.withheld)
+            for r in result_rows(results)
         }
         with Store.open_readonly(c.database) as store:
             rows = store.results(f)
         got = {
-            (r["temperature_K"], r["quantity"]): (r["value"], r["stderr"], r["unit"]) for r in rows
+            (r["temperature_K"], r["quantity"]): (r["value"], r["stderr"], r["unit"], r["withheld"])
+            for r in rows
         }
         assert got == want and len(rows) == len(want) > 150
-        assert got[(None, "arrhenius.conductivity_300K_S_cm")][2] == "S/cm"
         assert got[(600.0, "convergence.converged")][0] == 0.0  # a demonstration never converges
+        # σ(300 K) and E_a: a number with its unit, or withheld with the analysis' own reason
+        for q, unit in (("conductivity_300K_S_cm", "S/cm"), ("activation_energy_eV", "eV")):
+            value, _, got_unit, why = got[(None, f"arrhenius.{q}")]
+            assert got_unit == unit
+            if value is None:
+                assert why.startswith("no Arrhenius fit of ") and why in results["warnings"], why
+            else:
+                assert value > 0 and why is None
+        # H_R per temperature: a number, or withheld with the reason of results.json
+        for run in results["transport"]["results"]:
+            value, _, _, why = got[(run["temperature_K"], "transport.haven_ratio")]
+            assert (value is None) == (run["haven_ratio"]["value"] is None)
+            assert why == (run["withheld"]["H_R"] if value is None else None)
+        # a stored reason exactly where a stored number has no value (never a silent null)
+        assert all((w is not None) == (v is None) for v, _, _, w in got.values())
 
 
 def test_a_failing_composition_fails_as_a_task(grid):
@@ -131,14 +148,42 @@ def test_the_report_renders_with_the_database_numbers(grid):
     html = c.output / "campaign_report.html"  # written by `campaign run`
     with chromium() as browser:
         page = load_in_browser(browser, html)
+        tab = browser.new_page()
+        tab.goto(html.as_uri(), wait_until="load")
+        shown = tab.eval_on_selector_all(
+            "[data-withheld]",
+            "els => els.map(e => ({key: e.dataset.key, why: e.dataset.withheld, title: e.title, "
+            "text: e.textContent}))",
+        )
+        tab.close()
     assert page["errors"] == []
     assert all(u.startswith(("file:", "data:")) for u in page["requests"])
     n = check_numbers_equal_database(page["numbers"], c.database)
-    keys = {x["key"] for x in page["numbers"]}
+    numbers = {x["key"]: x for x in page["numbers"]}
+    withheld = {x["key"]: x for x in shown}
+    with Store.open_readonly(c.database) as store:
+        stored = {(r["composition"], r["temperature_K"], r["quantity"]): r for r in store.results()}
     for f in GOOD:
-        assert {f"sigma_300K_mS_cm__{f}", f"Ea_eV__{f}", f"haven_ratio_800K__{f}"} <= keys
-        assert f"t_mobile_E_600K__{f}" in keys
-    assert n >= 2 * 14
+        m = f[:2]  # the mobile ion: Li, Na
+        cells = {
+            f"sigma_300K_mS_cm__{f}": (None, "arrhenius.conductivity_300K_S_cm"),
+            f"Ea_eV__{f}": (None, "arrhenius.activation_energy_eV"),
+            f"Ea_sigma_eV__{f}": (None, "arrhenius.conductivity_activation_energy_eV"),
+            f"haven_ratio_800K__{f}": (800.0, "transport.haven_ratio"),
+            f"t_mobile_E_600K__{f}": (600.0, f"transport.transference.einstein.{m}"),
+        }
+        for key, (t, q) in cells.items():
+            row = stored[(f, t, q)]
+            assert key in numbers, key  # every cell is a number or a withheld number
+            if row["value"] is None:
+                # withheld: the cell says so, with the stored reason as tooltip and as a note
+                why = row["withheld"]
+                assert why and numbers[key]["value"] == "null"
+                assert withheld[key] == {"key": key, "why": why, "title": why, "text": "withheld"}
+                assert why in page["text"]
+            else:
+                assert key not in withheld and row["withheld"] is None
+    assert n >= 2 * 7
     assert len(page["images"]) == 1 and page["images"][0]["complete"]
     assert f"glass:{BAD}" in page["text"] and "not charge-neutral" in page["text"]
 

@@ -98,7 +98,8 @@ def test_analysis_combines_replicas_per_temperature(tmp_path, monkeypatch):
     )
     # the rows handed to the client are the numbers of results.json
     assert [tuple(r) for r in rec["rows"]] == [
-        (r.temperature_K, r.quantity, r.value, r.stderr, r.unit) for r in result_rows(results)
+        (r.temperature_K, r.quantity, r.value, r.stderr, r.unit, r.withheld)
+        for r in result_rows(results)
     ]
     assert len(pickle.dumps(rec)) < 50_000  # a small record through the scheduler
 
