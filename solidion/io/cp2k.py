@@ -149,8 +149,33 @@ def _frames(path: Path, h: DCDHeader) -> tuple[np.ndarray, np.ndarray, bool]:
     return cellpar, pos, rest != 0
 
 
+def _check_angles(cellpar: np.ndarray, path: Path) -> None:
+    """Refuse cell angles that span no volume, before :func:`ase.geometry.cellpar_to_cell`
+    (which asserts, or divides by zero, on them).
+
+    The volume of the cell is :math:`abc\\sqrt{1 - \\cos^2\\alpha - \\cos^2\\beta -
+    \\cos^2\\gamma + 2\\cos\\alpha\\cos\\beta\\cos\\gamma}`; the root must be real and not
+    near zero (the same relative bound as :class:`~solidion.Trajectory`'s cell check).
+    """
+    cos = np.cos(np.radians(cellpar[:, 3:]))
+    with np.errstate(invalid="ignore"):
+        vol2 = 1.0 - (cos**2).sum(axis=1) + 2.0 * cos.prod(axis=1)
+        ok = (cellpar[:, 3:] > 0) & (cellpar[:, 3:] < 180)
+        bad = ~(ok.all(axis=1) & (vol2 > 1e-16))
+    if bad.any():
+        frame = int(np.argmax(bad))
+        a, b, c, alpha, beta, gamma = cellpar[frame]
+        raise TrajectoryError(
+            f"the cell a, b, c = {a:g}, {b:g}, {c:g} Å, α, β, γ = {alpha:g}, {beta:g}, "
+            f"{gamma:g}° has zero volume (singular: the angles span no cell)",
+            path=path,
+            frame=frame,
+        )
+
+
 def _symbols(topology: Any, n_atoms: int, path: Path) -> list[str]:
     import ase.io
+    from ase.data import atomic_numbers
 
     if topology is None:
         raise TrajectoryError(
@@ -159,13 +184,18 @@ def _symbols(topology: Any, n_atoms: int, path: Path) -> list[str]:
             path=path,
         )
     top = Path(topology)
+    if not top.is_file():
+        raise TrajectoryError("topology file not found", path=top)
     try:
         atoms = ase.io.read(top, index=0)
-    except FileNotFoundError:
-        raise TrajectoryError("topology file not found", path=top) from None
     except Exception as exc:  # ase raises many types for an unreadable file
+        label = exc.args[0] if isinstance(exc, KeyError) and exc.args else None
+        if isinstance(label, str) and label not in atomic_numbers:  # from ase.Atoms(symbols)
+            raise TrajectoryError(
+                f"the topology file {top} has an unknown element symbol {label!r}", path=path
+            ) from None
         raise TrajectoryError(
-            f"cannot read the topology file ({type(exc).__name__}: {exc})", path=top
+            f"cannot read the topology file {top} ({type(exc).__name__}: {exc})", path=path
         ) from None
     if len(atoms) != n_atoms:
         raise TrajectoryError(
@@ -195,8 +225,9 @@ def read(
         The unwrapped trajectory; the cell is per frame when it changes (NpT).
 
     Raises:
-        TrajectoryError: Not a CP2K DCD, no or mismatched ``topology``, no cell in the
-            frames, garbled or empty file — naming the file and, where relevant, the frame.
+        TrajectoryError: Not a CP2K DCD, no, mismatched or unreadable ``topology`` (an
+            unknown element), no cell in the frames or cell angles that span no volume, garbled
+            or empty file — naming the file and, where relevant, the frame.
         InputError: For an unknown option.
 
     Example:
@@ -226,20 +257,10 @@ def read(
     cellpar, pos, truncated = _frames(p, h)
     if len(pos) == 0:
         raise TrajectoryError("no complete frame after the header", path=p)
-    if truncated:
-        warnings.warn(
-            f"{p}: the file ends inside a frame; using its {len(pos)} complete frame(s)",
-            stacklevel=2,
-        )
     if not h.has_cell or not np.all(cellpar[:, :3] > 0):
         frame = int(np.argmax(~np.all(cellpar[:, :3] > 0, axis=1))) if h.has_cell else None
         raise TrajectoryError("no periodic cell in the DCD frames", path=p, frame=frame)
-    if not np.allclose(cellpar[:, 3:], 90.0, atol=1e-6):
-        warnings.warn(
-            f"{p}: triclinic cell; the coordinates are taken in the frame with a along x and b "
-            "in the xy plane, as CP2K writes FORMAT DCD_ALIGNED_CELL",
-            stacklevel=2,
-        )
+    _check_angles(cellpar, p)
     if timestep_fs is None:
         if not (h.delta > 0 and h.steps_per_frame > 0):
             raise TrajectoryError(
@@ -257,6 +278,19 @@ def read(
         "steps_per_frame": h.steps_per_frame,
         "first_step": h.first_step,
     }
-    return Trajectory.from_wrapped(
+    traj = Trajectory.from_wrapped(
         symbols, pos, cells[0] if fixed else cells, timestep_fs, temperature_K, meta
     )
+    # warnings only for a file that is read: a refused one gets its error alone
+    if not np.allclose(cellpar[:, 3:], 90.0, atol=1e-6):
+        warnings.warn(
+            f"{p}: triclinic cell; the coordinates are taken in the frame with a along x and b "
+            "in the xy plane, as CP2K writes FORMAT DCD_ALIGNED_CELL",
+            stacklevel=2,
+        )
+    if truncated:
+        warnings.warn(
+            f"{p}: the file ends inside a frame; using its {len(pos)} complete frame(s)",
+            stacklevel=2,
+        )
+    return traj

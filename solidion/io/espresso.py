@@ -13,10 +13,15 @@ prints when the MD starts (``dynamics_module.f90``): ``dt`` is in Rydberg atomic
 (four decimals) by more than their rounding, in which case the fs value is. A run continued from
 a restart prints no such line; pass ``timestep_fs`` then. The temperature is the
 ``Starting temperature`` of a thermostatted run (tempw); without a thermostat pw.x prints none.
+
+Every ``ATOMIC_POSITIONS`` card that becomes a frame must list the header's number of atoms,
+one ``label x y z`` line each; the error names the frame and the line (ase.io fails with an
+unrelated error on a card with fewer atoms, and drops atoms silently from one with more).
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import warnings
@@ -39,6 +44,72 @@ _TIME_STEP = re.compile(
     r"^\s*Time step\s*=\s*([-+0-9.EeDd]+)\s*a\.u\.,\s*([-+0-9.EeDd]+)\s*femto-seconds"
 )
 _START_T = re.compile(r"^\s*Starting temperature\s*=\s*([-+0-9.EeDd]+)\s*K")
+
+
+#: Lines after which ase.io counts a configuration as one with results, i.e. a frame (its
+#: ``results_required``): energy, forces, stress, moments, bands.
+_RESULTS = (
+    "!    total energy",
+    "Forces acting on atoms",
+    "total   stress",
+    "Magnetic moment per site",
+    "End of self-consistent calculation",
+    "End of band structure calculation",
+)
+_NAT = re.compile(r"^\s*number of atoms/cell\s*=\s*(\d+)")
+
+
+def _is_atom_line(line: str) -> bool:
+    """``label x y z`` (and maybe fixed-coordinate flags), as pw.x prints a card's atoms."""
+    tokens = line.split()
+    if len(tokens) < 4:
+        return False
+    try:
+        [_number(t) for t in tokens[1:4]]
+    except ValueError:
+        return False
+    return True
+
+
+def _check_cards(lines: list[str], path: Path) -> None:
+    """Check that every ``ATOMIC_POSITIONS`` card that becomes a frame lists the header's
+    number of atoms (``number of atoms/cell``), one ``label x y z`` line each.
+
+    ase.io takes exactly that many lines after a card: from a card with fewer atoms it fails
+    with an unrelated error (StopIteration inside its generator), from one with more it drops
+    atoms silently. Frames are numbered as ase.io gives them: every configuration (the header's
+    or a card) that has a result after it, before the next one.
+    """
+    configs = [i for i, ln in enumerate(lines) if "Program PWSCF" in ln or "ATOMIC_POSITIONS" in ln]
+    results = [i for i, ln in enumerate(lines) if any(m in ln for m in _RESULTS)]
+    frame = 0
+    nat = None
+    for k, start in enumerate(configs):
+        end = configs[k + 1] if k + 1 < len(configs) else len(lines)
+        if "Program PWSCF" in lines[start]:
+            nat = next((int(m.group(1)) for ln in lines[start:end] if (m := _NAT.match(ln))), None)
+        after = bisect.bisect_right(results, start)
+        if not (after < len(results) and results[after] < end):
+            continue  # no result after it: ase.io drops it (the reprinted last card)
+        if "Program PWSCF" not in lines[start] and nat is not None:
+            rows = lines[start + 1 : start + 1 + nat + 1]
+            count = next((j for j, ln in enumerate(rows) if not _is_atom_line(ln)), len(rows))
+            if count != nat:
+                if count > nat:
+                    what = f"it lists more than {nat} atoms"
+                elif count < len(rows) and rows[count].strip():
+                    what = f"line {start + 2 + count} is not an atom ('label x y z'): "
+                    what += repr(rows[count].strip()[:60])
+                else:
+                    what = f"it lists {count} atoms"
+                raise TrajectoryError(
+                    f"cannot parse as pw.x output: the ATOMIC_POSITIONS card at line "
+                    f"{start + 1}: {what}, where the header says {nat} atoms (number of "
+                    "atoms/cell)",
+                    path=path,
+                    frame=frame,
+                )
+        frame += 1
 
 
 def _number(text: str) -> float:
@@ -104,8 +175,9 @@ def read(
         The trajectory, one frame per MD step (the starting configuration first).
 
     Raises:
-        TrajectoryError: Not a pw.x MD output, no frames, a garbled configuration, no time
-            step in the file and no ``timestep_fs`` — naming the file.
+        TrajectoryError: Not a pw.x MD output, no frames, a garbled configuration or one
+            with another number of atoms, no time step in the file and no ``timestep_fs`` —
+            naming the file and, for a configuration, the frame.
         InputError: For an unknown option.
 
     Example:
@@ -140,6 +212,7 @@ def read(
             )
     if temperature_K is None:
         temperature_K = _temperature(lines, p)
+    _check_cards(lines, p)
     frames = []
     try:
         for atoms in ase.io.iread(p, index=":", format="espresso-out"):

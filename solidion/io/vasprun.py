@@ -86,14 +86,23 @@ def _atominfo(elem: ET.Element, path: Path) -> tuple[str, ...]:
     return tuple(symbols)
 
 
-def _numbers(elem: ET.Element | None, n_rows: int, what: str, path: Path, frame: int) -> np.ndarray:
-    """Rows of ``<v>`` numbers below a ``<varray>``, (n_rows, 3)."""
+def _numbers(
+    elem: ET.Element | None,
+    n_rows: int,
+    what: str,
+    path: Path,
+    frame: int,
+    *,
+    per_atom: bool = False,
+) -> np.ndarray:
+    """Rows of ``<v>`` numbers below a ``<varray>``, (n_rows, 3); one per atom if ``per_atom``."""
     if elem is None:
         raise TrajectoryError(f"step without {what}", path=path, frame=frame)
     rows = [v.text or "" for v in elem.findall("v")]
     if len(rows) != n_rows:
+        why = " (one per atom in <atominfo>)" if per_atom else ""
         raise TrajectoryError(
-            f"{what}: {len(rows)} rows, expected {n_rows}", path=path, frame=frame
+            f"{what}: {len(rows)} rows, expected {n_rows}{why}", path=path, frame=frame
         )
     try:
         arr = np.array(" ".join(rows).split(), dtype=np.float64)
@@ -187,6 +196,7 @@ class _Steps:
                 "the positions",
                 path,
                 frame,
+                per_atom=True,
             )
         )
 
