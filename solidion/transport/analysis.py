@@ -870,6 +870,9 @@ def _analyze(
                 denominator="σ_NE",
             )
         )
+    t_e, note = _einstein_transference_in_range(species, t_e, intervals, withheld)
+    if note:
+        notes.append(note)
     ons_tot = [
         linear(pref * z_vec[i] * z_vec[j] * (1.0 if i == j else 2.0) * _unit(p, len(pairs)))
         for p, (i, j) in enumerate(pairs)
@@ -1003,6 +1006,9 @@ def _analyze(
 
 #: An estimate the run cannot determine (reported as null, with the reason among the warnings).
 _UNDETERMINED = Estimate(float("nan"), float("nan"))
+#: A transference number outside [0, 1] by more than this many standard errors is a result
+#: (correlated motion); closer, it is noise and withheld.
+RESOLVED_SIGMAS = 2.0
 #: A ratio (H_R, t_i) is reported only when its denominator is known to this relative error.
 MAX_DENOMINATOR_REL_ERR = 0.3
 #: A positive quantity (σ, D, H_R) is reported only this many standard errors above zero.
@@ -1307,6 +1313,64 @@ def _free_ion_out_of_bounds(
         if np.isfinite(t.value) and not -tol <= t.value <= 1.0 + tol:
             return f"t_{s}^cNE = {t:.3g}"
     return None
+
+
+def _einstein_transference_in_range(
+    species: list[str],
+    t_e: list[Estimate],
+    intervals: dict[str, tuple[float, float]],
+    withheld: dict[str, str],
+) -> tuple[list[Estimate], str | None]:
+    """Withhold Einstein transference numbers whose value leaves [0, 1] only by noise.
+
+    t_i^E = z_i Σ_j z_j L_ij / Σ_kl z_k z_l L_kl may lie outside [0, 1] in a concentrated
+    electrolyte: strongly correlated cation–anion motion makes a "negative transference number"
+    (measured in polymer and ionic-liquid electrolytes; Pesko et al., J. Electrochem. Soc. 164,
+    E3569 (2017); Fong et al., ACS Cent. Sci. 5, 1250 (2019)). Such a value is a result only when
+    it lies outside [0, 1] by more than :data:`RESOLVED_SIGMAS` (2) half-widths of its 68 %
+    Fieller interval — about a 95 % test; a 68 % interval alone excludes the boundary in one
+    run of three by chance. Otherwise the sign or the excess over one is noise: a framework
+    species that does not move has t^E = 0 exactly and lands below zero in half of all runs.
+    Each such value is withheld (NaN, its interval dropped) with the value and interval in the
+    reason; the other species keep theirs. A resolved value outside [0, 1] is kept, with a note.
+
+    Returns:
+        The transference numbers (NaN where withheld) and a note for a resolved value outside
+        [0, 1] (or None).
+    """
+    out, noisy, resolved = list(t_e), [], []
+    for i, (s, t) in enumerate(zip(species, t_e, strict=True)):
+        key = f"transference.einstein.{s}"
+        if not np.isfinite(t.value) or key not in intervals or 0.0 <= t.value <= 1.0:
+            continue
+        lo, hi = intervals[key]
+        bound = 0 if t.value < 0.0 else 1
+        text = f"t_E({s}) = {t.value:.3g} (68 % interval {lo:.3g} … {hi:.3g})"
+        excess = -t.value if t.value < 0.0 else t.value - 1.0
+        if excess > RESOLVED_SIGMAS * t.stderr:
+            resolved.append(text)
+        else:
+            noisy.append(f"{text}, consistent with {bound}")
+            out[i] = _UNDETERMINED
+            del intervals[key]
+    if noisy:
+        withheld.setdefault(
+            "t_E",
+            "Einstein transference number withheld: "
+            + "; ".join(noisy)
+            + f" — outside [0, 1] by less than {RESOLVED_SIGMAS:g}σ, so the sign or the excess "
+            "over one is noise of the distinct (cross) correlations, not a result (a species "
+            "that does not move has t_E = 0 exactly); a longer run would resolve it",
+        )
+    note = None
+    if resolved:
+        note = (
+            "; ".join(resolved)
+            + f": outside [0, 1] by more than {RESOLVED_SIGMAS:g}σ — correlated cation–anion "
+            "motion (a resolved 'negative transference number'); check the reference frame "
+            "before comparing"
+        )
+    return out, note
 
 
 def _cluster_cutoffs(
