@@ -6,6 +6,7 @@ status 2; ``--verbose`` shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -528,6 +529,31 @@ def run_command(
     mobile: Annotated[
         str | None, typer.Option(help="Mobile ion (default: lightest monovalent cation).")
     ] = None,
+    until_converged: Annotated[
+        bool,
+        typer.Option(
+            "--until-converged",
+            help="Extend the production at each temperature in chunks until the error target "
+            "is met (or --budget is spent).",
+        ),
+    ] = False,
+    target_d: Annotated[
+        float,
+        typer.Option("--target-d", help="Relative 1σ error of D* of the mobile ion to reach."),
+    ] = 0.20,
+    target_sigma: Annotated[
+        float | None,
+        typer.Option("--target-sigma", help="Relative 1σ error of σ_E to reach (default: none)."),
+    ] = None,
+    min_hops: Annotated[
+        float, typer.Option("--min-hops", help="Framework-frame hops per mobile ion to reach.")
+    ] = 10.0,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            "--budget", help="Wall time for the production of this invocation, e.g. 2h or 90m."
+        ),
+    ] = None,
 ) -> None:
     """Composition → melt-and-quench → MD at each temperature → transport, structure, report.
 
@@ -535,8 +561,19 @@ def run_command(
     """
     from solidion.errors import RunInterrupted
     from solidion.pipeline import run_pipeline
+    from solidion.pipeline.converge import Target, parse_duration_s
 
     out_dir = out if out is not None else Path("runs") / formula
+    target = None
+    if until_converged:
+        target = Target(
+            diffusivity_rel_err=target_d,
+            conductivity_rel_err=target_sigma,
+            min_hops_per_ion=min_hops,
+            budget_s=None if budget is None else parse_duration_s(budget),
+        )
+    elif budget is not None or target_sigma is not None:
+        raise InputError("--budget and --target-sigma apply with --until-converged only")
     try:
         results = run_pipeline(
             formula,
@@ -551,6 +588,7 @@ def run_command(
             mobile=mobile,
             progress=sys.stderr.isatty(),
             log=lambda m: typer.echo(m, err=True),
+            until_converged=target,
         )
     except RunInterrupted as exc:
         typer.echo(f"interrupted: {exc}", err=True)
@@ -633,6 +671,12 @@ def main(argv: list[str] | None = None) -> int:
     Usage errors (unknown option, bad value) exit with status 2 through typer; solidion's own
     errors print one ``error:`` line and also return 2.
     """
+    # Before torch is imported (commands import it lazily): OpenMP threads waiting for work
+    # sleep instead of spinning. CHGNet MD of 294 atoms on 2 cores (issue #17): one process
+    # with 2 torch threads, 550-820 atom-steps/s alone, fell to 35 while another process held
+    # a core (its threads spin-waited on each other); two single-thread processes gave 1018
+    # together. An explicit OMP_WAIT_POLICY is kept.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         args = _expand_multi_values(list(sys.argv[1:] if argv is None else argv))
         app(args=args, standalone_mode=True)

@@ -15,6 +15,12 @@ A campaign file is TOML (``.toml``, read with the standard library's :mod:`tomll
     max_attempts = 3                  # failures after which a task is no longer retried
     threads_per_task = 1              # torch threads of each MD task
 
+    [until_converged]                 # optional: production in chunks until the error target
+    diffusivity_rel_err = 0.2         # relative 1σ error of D* of the mobile ion
+    # conductivity_rel_err = 0.3      # relative 1σ error of σ_E (default: not required)
+    min_hops_per_ion = 10             # framework-frame hops per mobile ion
+    budget = "2h"                     # wall time of each production task (default: no limit)
+
     [compositions]
     formulas = ["Li3InCl6"]                                  # an explicit list, and/or
     family = { A = ["Li", "Na"], M = ["Al"], X = ["Cl", "Br"] }   # A M X2.5 O0.75
@@ -24,6 +30,11 @@ table gives the stages explicitly: ``melt_quench`` (a list of stage tables, the 
 :class:`~solidion.md.Stage`), ``production`` (a list of stage tables *without* temperatures:
 they are run at each temperature of ``temperatures``), ``n_atoms``, ``checkpoint_every``,
 ``converged`` (default false) and ``name``.
+
+With ``[until_converged]`` every production task runs the preset's production, then extends it
+chunk by chunk (:func:`solidion.pipeline.converge.run_until`) until the target is met or its
+budget is spent; the history of checks is in the task's record. The target is not part of a
+task's fingerprint: tasks already done are not reopened when it changes.
 
 Mistakes raise :class:`~solidion.errors.InputError` naming the file and the key, e.g.
 ``campaign.toml: temperatures: -5 must be positive``. A composition that is not charge-neutral
@@ -45,6 +56,7 @@ from typing import Any
 from solidion.chemistry import Composition, oxyhalide_family
 from solidion.errors import InputError
 from solidion.md import Preset, Stage, preset
+from solidion.pipeline.converge import Target, parse_duration_s
 
 __all__ = ["Campaign", "CompositionSpec", "load_campaign", "parse_campaign"]
 
@@ -63,6 +75,14 @@ TOP_KEYS = (
     "replicas",
     "max_attempts",
     "threads_per_task",
+    "until_converged",
+)
+#: Keys of an ``[until_converged]`` table.
+UNTIL_CONVERGED_KEYS = (
+    "diffusivity_rel_err",
+    "conductivity_rel_err",
+    "min_hops_per_ion",
+    "budget",
 )
 #: Keys of an explicit ``[protocol]`` table.
 PROTOCOL_KEYS = ("name", "n_atoms", "melt_quench", "production", "checkpoint_every", "converged")
@@ -118,6 +138,8 @@ class Campaign:
         replicas: Independent production runs per (composition, temperature).
         max_attempts: A task that failed this many times is not retried.
         threads_per_task: Torch threads of each task.
+        until_converged: Production in chunks until this target is met (None: the preset's
+            production length only).
     """
 
     name: str
@@ -132,6 +154,7 @@ class Campaign:
     replicas: int
     max_attempts: int
     threads_per_task: int
+    until_converged: Target | None = None
 
     @property
     def database(self) -> Path:
@@ -267,7 +290,40 @@ def parse_campaign(
         replicas=replicas,
         max_attempts=max_attempts,
         threads_per_task=threads,
+        until_converged=_until_converged(data.get("until_converged"), fail),
     )
+
+
+def _until_converged(value: Any, fail) -> Target | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise fail("until_converged", f"must be a table, got {value!r}")
+    extra = sorted(set(value) - set(UNTIL_CONVERGED_KEYS))
+    if extra:
+        raise fail(
+            "until_converged",
+            f"unknown key(s) {', '.join(extra)} (known: {', '.join(UNTIL_CONVERGED_KEYS)})",
+        )
+    kw: dict[str, Any] = {}
+    for key in ("diffusivity_rel_err", "conductivity_rel_err", "min_hops_per_ion"):
+        if key in value:
+            v = value[key]
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise fail(f"until_converged.{key}", f"must be a number, got {v!r}")
+            kw[key] = float(v)
+    if "budget" in value:
+        b = value["budget"]
+        if isinstance(b, bool) or not isinstance(b, str | int | float):
+            raise fail("until_converged.budget", f'must be e.g. "2h" or seconds, got {b!r}')
+        try:
+            kw["budget_s"] = parse_duration_s(str(b), option="budget")
+        except InputError as exc:
+            raise fail("until_converged.budget", str(exc)) from None
+    try:
+        return Target(**kw)
+    except InputError as exc:
+        raise fail("until_converged", str(exc)) from None
 
 
 # -- values --------------------------------------------------------------------------------------

@@ -191,7 +191,13 @@ def connect(
         return
     n = workers or max(1, (os.cpu_count() or 1) // max(1, threads_per_task))
     threads = str(threads_per_task)
-    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    # OMP_WAIT_POLICY: idle OpenMP threads sleep rather than spin, so workers sharing cores do
+    # not stall each other (see solidion.cli.main for the numbers, issue #17)
+    env = {
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+    }
     with (
         LocalCluster(
             n_workers=n,
@@ -223,6 +229,7 @@ def _job(campaign: Campaign, task: Task) -> Job:
         temperature_K=task.temperature_K,
         replica=task.replica,
         threads=campaign.threads_per_task,
+        until_converged=campaign.until_converged if task.kind == "md" else None,
     )
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from solidion.errors import RunInterrupted, SolidionError
 from solidion.md import Preset
+from solidion.pipeline.converge import Target
 
 __all__ = ["TOPIC", "Job", "TaskError", "run_analysis", "run_glass", "run_md"]
 
@@ -59,6 +60,7 @@ class Job:
         temperature_K: Production temperature (md).
         replica: Replica index (md).
         threads: Torch threads.
+        until_converged: Extend the production (md) until this target is met.
     """
 
     task_id: str
@@ -72,6 +74,7 @@ class Job:
     temperature_K: float | None = None
     replica: int | None = None
     threads: int = 1
+    until_converged: Target | None = None
 
 
 class TaskError(SolidionError, RuntimeError):
@@ -162,6 +165,9 @@ def _task(job: Job, *, torch_threads: bool) -> Iterator[dict[str, Any]]:
     }
     try:
         if torch_threads:
+            # a worker not started by solidion (--scheduler, --cluster): the same wait policy
+            # as solidion.cli.main, if torch is not imported yet (OpenMP reads it at load)
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             import torch
 
             torch.set_num_threads(int(job.threads))
@@ -251,11 +257,56 @@ def run_md(job: Job, glass: Mapping[str, Any]) -> dict[str, Any]:
             job.seed,
             progress=False,
         )
+        if job.until_converged is not None:
+            traj = _until_converged(job, traj, Path(glass["output"]))
+            rec["convergence_history"] = _read_history(run_dir)
         rec.update(
             output=str(traj), temperature_K=float(job.temperature_K), replica=int(job.replica)
         )
         rec.update(_md_summary(run_dir))
     return rec
+
+
+#: The history of checks of a production run made in chunks (in its run directory).
+HISTORY_FILE = "convergence_history.json"
+
+
+def _read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / HISTORY_FILE
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _until_converged(job: Job, traj: Path, glass: Path) -> Path:
+    """Extend a production task chunk by chunk (:func:`solidion.pipeline.converge.run_until`);
+    the checks are kept in the run directory, so a resumed task goes on from the last one."""
+    from solidion.campaign.plan import replica_dir
+    from solidion.chemistry import Composition
+    from solidion.io._atomic import atomic_path
+    from solidion.pipeline.converge import run_until
+    from solidion.pipeline.stages import species_roles
+
+    comp = Composition(job.formula)
+    run_dir = Path(job.run_dir)
+    history = _read_history(run_dir)
+
+    def save() -> None:
+        with atomic_path(run_dir / HISTORY_FILE, suffix=".json.tmp") as tmp:
+            tmp.write_text(json.dumps(history, indent=1) + "\n")
+
+    return run_until(
+        replica_dir(Path(job.composition_dir), int(job.replica)),
+        float(job.temperature_K),
+        traj,
+        job.until_converged,
+        mobile=species_roles(comp)[0],
+        charges={e: float(z) for e, z in comp.oxidation_states.items()},
+        potential=job.potential,
+        history=history,
+        budget_s=job.until_converged.budget_s,
+        log=lambda m: None,
+        on_check=save,
+        progress=False,
+    )
 
 
 def run_analysis(job: Job, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -14,8 +14,18 @@ Typical use::
 from __future__ import annotations
 
 from solidion.md.guards import Guards
-from solidion.md.protocol import ENSEMBLES, PRESETS, THERMOSTATS, Preset, Stage, preset
-from solidion.md.runner import MDRun, StageRecord, resume, run_protocol
+from solidion.md.protocol import (
+    ENSEMBLES,
+    PRESETS,
+    THERMOSTATS,
+    Preset,
+    Stage,
+    default_timestep_fs,
+    melt_quench_stages,
+    preset,
+    production_stages,
+)
+from solidion.md.runner import MDRun, StageRecord, extend, resume, run_protocol
 
 __all__ = [
     "ENSEMBLES",
@@ -26,7 +36,11 @@ __all__ = [
     "Preset",
     "Stage",
     "StageRecord",
+    "default_timestep_fs",
+    "extend",
+    "melt_quench_stages",
     "preset",
+    "production_stages",
     "resume",
     "run_protocol",
 ]

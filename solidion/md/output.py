@@ -4,11 +4,17 @@ Layout of a run directory::
 
     record.json        protocol, potential, seed, software versions, status, stage summaries
     checkpoint.npz     the last checkpoint (atoms, momenta, cell, integrator state, RNG state)
-    thermo.log         one line per stored frame: stage, step, time, T, energies, P, V
+    thermo.log         one line per stored frame (and per frame interval of an equilibration):
+                       stage, step, time, T, energies, P, V
     initial.extxyz     the starting structure
-    NN_<stage>.h5      frames of each stage that stores a trajectory (H5MD, unwrapped)
+    NN_<stage>.h5      frames of each stage that stores a trajectory (H5MD, unwrapped), after
+                       the stage's equilibration
+    NN_<stage>.vdos.h5 the densely sampled segment of a stage with ``vdos_ps`` (H5MD)
     NN_<stage>.final.extxyz  the structure (with momenta) at the end of each stage
     final.extxyz       the structure at the end of the protocol
+
+``temperature_K`` is the kinetic temperature of the 3N − 3 degrees of freedom a cell with a
+fixed centre of mass has (:func:`solidion.md.integrators.kinetic_temperature`).
 
 Frames are buffered and appended to the H5MD file in blocks (the file is closed after each
 append, so it can be read while the run goes on). A checkpoint first flushes the buffer and

@@ -39,6 +39,8 @@ __all__ = [
     "assemble_results",
     "convergence_record",
     "csv_rows",
+    "framework_frame_positions",
+    "glass_block",
     "msd_block",
     "result_rows",
     "unit_of",
@@ -70,12 +72,18 @@ def _clean(x: float) -> float | None:
 def convergence_record(
     traj: Any, result: Any, mobile: str, preset_converged: bool
 ) -> dict[str, Any]:
-    """Convergence of one temperature: length vs diffusive onset, hops, and the verdict."""
+    """Convergence of one temperature: length vs diffusive onset, hops, and the verdict.
+
+    Hops are counted in the analysis's reference frame (``result.frame_species``, the
+    framework by default): the mobile ions' positions minus the mass-weighted centre-of-mass
+    displacement of the reference species. A drifting cell would otherwise count its drift as
+    hops (1 Å/ps of drift is 25 "hops" of 2 Å per ion in 50 ps) and pass the hop test.
+    """
     from solidion.transport.hops import count_hops
 
     # the onset the analysis itself found (and fitted from), not a second estimate
     onset_ps = result.diffusive_onset_ps
-    hops = count_hops(traj.positions[:, traj.indices(mobile)], HOP_A)
+    hops = count_hops(framework_frame_positions(traj, mobile, result.frame_species), HOP_A)
     n_hops = int(hops.sum())
     per_ion = n_hops / max(1, hops.size)
     duration = float(traj.duration_ps)
@@ -102,6 +110,74 @@ def convergence_record(
         "hops_per_ion": per_ion,
         "converged": not reasons,
         "reasons": reasons,
+    }
+
+
+def framework_frame_positions(traj: Any, mobile: str, reference: Sequence[str]) -> np.ndarray:
+    """Unwrapped positions of ``mobile`` minus the drift of the reference species' centre of
+    mass (mass-weighted; no shift when ``reference`` is empty: the lab frame)."""
+    from ase.data import atomic_masses, atomic_numbers
+
+    pos = traj.positions[:, traj.indices(mobile)]
+    ref = [s for s in reference if s in traj.species]
+    if not ref:
+        return pos
+    idx = traj.indices(ref)
+    m = np.array([atomic_masses[atomic_numbers[traj.symbols[i]]] for i in idx])
+    com = np.einsum("fac,a->fc", traj.positions[:, idx], m / m.sum())
+    return pos - (com - com[0])[:, None, :]
+
+
+def glass_block(glass_dir: Path) -> dict[str, Any] | None:
+    """Density and pressure of the glass: the anneal's mean volume and its second half's
+    mean pressure (from the run's ``record.json`` and ``thermo.log``); None without a glass.
+
+    Returns:
+        ``stage``, ``temperature_K``, ``volume_A3`` (the mean production volume),
+        ``volume_std_A3``, ``density_g_cm3``, ``pressure_GPa`` and ``pressure_std_GPa`` (over
+        the logged lines of the stage's second half), ``target_pressure_GPa``.
+    """
+    from ase.data import atomic_masses, atomic_numbers
+    from ase.io import read
+
+    from solidion.md import output
+
+    try:
+        record = output.read_record(Path(glass_dir))
+    except SolidionError:
+        return None
+    stages = [r for r in record.get("stages", []) if isinstance(r.get("volume"), Mapping)]
+    protocol = {p.get("name"): p for p in record.get("protocol", [])}
+    final = Path(glass_dir) / "final.extxyz"
+    if not stages or not final.exists():
+        return None
+    anneal = stages[-1]
+    vol = anneal["volume"]
+    atoms = read(final)
+    mass_g = sum(atomic_masses[atomic_numbers[s]] for s in atoms.get_chemical_symbols())
+    mass_g *= 1.66053906660e-24
+    mean = float(vol["mean_A3"])
+    pressures = []
+    thermo = Path(glass_dir) / output.THERMO
+    n_steps = int(anneal.get("n_steps") or 0)
+    if thermo.exists():
+        col = 3 + list(output.OBSERVABLES).index("pressure_GPa")
+        for line in thermo.read_text().splitlines():
+            parts = line.split()
+            if parts and parts[0] == anneal["name"] and 2 * int(parts[1]) > n_steps:
+                with contextlib.suppress(ValueError, IndexError):
+                    pressures.append(float(parts[col]))
+    p = np.array([x for x in pressures if math.isfinite(x)])
+    stage = protocol.get(anneal["name"], {})
+    return {
+        "stage": anneal["name"],
+        "temperature_K": _clean(float(stage.get("T_end_K", math.nan))),
+        "volume_A3": mean,
+        "volume_std_A3": _clean(float(vol.get("std_A3", math.nan))),
+        "density_g_cm3": mass_g / (mean * 1e-24),
+        "pressure_GPa": float(p.mean()) if p.size else None,
+        "pressure_std_GPa": float(p.std()) if p.size > 1 else None,
+        "target_pressure_GPa": _clean(float(stage.get("pressure_GPa", math.nan))),
     }
 
 

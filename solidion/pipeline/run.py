@@ -23,7 +23,8 @@ from solidion.errors import InputError
 from solidion.io._atomic import atomic_path
 from solidion.md import Preset, preset
 from solidion.pipeline import stages as st
-from solidion.pipeline.results import analyze_runs, write_results
+from solidion.pipeline.converge import Target, run_until
+from solidion.pipeline.results import analyze_runs, glass_block, write_results
 
 __all__ = ["RUN_RECORD", "resolve_preset", "run_pipeline"]
 
@@ -36,8 +37,15 @@ def resolve_preset(
     name_or_file: str | Preset,
     temperatures: Sequence[float] | None = None,
     n_atoms: int | None = None,
+    elements: Sequence[str] | None = None,
 ) -> Preset:
-    """A preset by name (``quick``/``standard``/``paper``), from a JSON file, or as given."""
+    """A preset by name (``quick``/``standard``/``paper``), from a JSON file, or as given.
+
+    ``elements`` (the composition's) sets a named preset's timestep by
+    :func:`solidion.md.protocol.default_timestep_fs` (2 fs for heavy-atom oxyhalides, 0.45 fs
+    with hydrogen); a preset file or object keeps its own, which the MD refuses when it is too
+    long for the composition.
+    """
     if isinstance(name_or_file, Preset):
         p = name_or_file
     elif str(name_or_file).endswith(".json"):
@@ -48,7 +56,12 @@ def resolve_preset(
             raise InputError(f"--preset {path}: cannot read the preset file ({exc})") from None
         p = Preset.from_dict(data)
     else:
-        return preset(str(name_or_file), temperatures or (600.0, 700.0, 800.0), n_atoms=n_atoms)
+        return preset(
+            str(name_or_file),
+            temperatures or (600.0, 700.0, 800.0),
+            n_atoms=n_atoms,
+            elements=elements,
+        )
     if temperatures:
         p = p.with_temperatures(temperatures)
     if n_atoms is not None:
@@ -134,6 +147,7 @@ def run_pipeline(
     report: bool = True,
     log: Callable[[str], None] = print,
     step_hook: Any = None,
+    until_converged: Target | None = None,
 ) -> dict[str, Any]:
     """Build → melt-and-quench → NVT production at each temperature → analysis → report.
 
@@ -153,6 +167,10 @@ def run_pipeline(
         report: Write ``report.html`` too.
         log: Where stage messages go.
         step_hook: Passed to every MD run (testing and monitoring).
+        until_converged: Run the production at each temperature in chunks until this
+            :class:`~solidion.pipeline.converge.Target` is met or its budget is spent (the
+            preset's production length is the first chunk). The target is not part of the
+            run's identity: ``resume=True`` with a tighter target continues a finished run.
 
     Returns:
         The results dict (also written to ``results.json``).
@@ -166,7 +184,7 @@ def run_pipeline(
 
     comp = Composition(formula)
     comp.check_neutral()
-    p = resolve_preset(preset_spec, temperatures, n_atoms)
+    p = resolve_preset(preset_spec, temperatures, n_atoms, elements=comp.elements)
     roles = st.species_roles(comp, mobile)
     calc = get(potential)  # fails early (and loads the model once) for a missing backend
     out = Path(out_dir)
@@ -189,10 +207,16 @@ def run_pipeline(
     glass = st.glass_stage(initial, p, md_potential, out, seed, **kw)
     mark("glass", "done")
     trajs = []
+    chunks = _Chunks(out, record, until_converged, roles[0], comp, md_potential, kw, log)
+    chunks.report_throughput(p)
     for i, t in enumerate(p.temperatures_K, 1):
-        ps = sum(s.duration_ps for s in p.production_for(t))
-        log(f"[3/4] production {i}/{len(p.temperatures_K)} at {t:g} K: {ps:g} ps")
-        trajs.append(st.production_stage(glass, p, t, md_potential, out, seed, **kw))
+        stages = p.production_for(t)
+        ps = sum(s.duration_ps for s in stages)
+        eq = sum(s.equilibration_ps for s in stages)
+        note = f" (the first {eq:g} ps equilibrate and are not analysed)" if eq else ""
+        log(f"[3/4] production {i}/{len(p.temperatures_K)} at {t:g} K: {ps:g} ps{note}")
+        traj = st.production_stage(glass, p, t, md_potential, out, seed, **kw)
+        trajs.append(chunks.until_met(traj, t, len(p.temperatures_K) - i + 1))
         mark(st.production_dir(out, t).name, "done")
     log("[4/4] transport and structure analysis")
     from solidion.potentials.finetune.trust import trust_block
@@ -210,6 +234,7 @@ def run_pipeline(
         "potential": describe(calc),
         "seed": int(seed),
         "trajectories": [str(Path(t).relative_to(out)) for t in trajs],
+        "glass": glass_block(out / "glass"),
         "trust": trust,
     }
     results = analyze_runs(
@@ -222,6 +247,7 @@ def run_pipeline(
         preset_converged=p.converged,
         meta=meta,
     )
+    chunks.annotate(results)
     js, _ = write_results(results, out)
     mark("analysis", "done")
     if report:
@@ -233,3 +259,84 @@ def run_pipeline(
     record["wall_s_last_invocation"] = time.perf_counter() - t0
     _save(out, record)
     return json.loads(js.read_text())
+
+
+class _Chunks:
+    """Production in chunks until a :class:`Target` is met (a no-op without a target)."""
+
+    def __init__(
+        self,
+        out: Path,
+        record: dict[str, Any],
+        target: Target | None,
+        mobile: str,
+        comp: Composition,
+        potential: Any,
+        kw: dict[str, Any],
+        log: Callable[[str], None],
+    ):
+        self.out, self.record, self.target, self.mobile = out, record, target, mobile
+        self.charges = {e: float(z) for e, z in comp.oxidation_states.items()}
+        self.potential, self.kw, self.log = potential, kw, log
+        self.t0 = time.perf_counter()
+        self.history: dict[str, list[dict[str, Any]]] = record.setdefault("convergence_history", {})
+
+    def report_throughput(self, p: Preset) -> None:
+        """Print the MD speed measured on the glass run and the production rate it gives."""
+        if self.target is None:
+            return
+        from solidion.md import output
+
+        try:
+            glass = output.read_record(self.out / "glass")
+        except InputError:
+            return
+        md = [r for r in glass.get("stages", []) if r.get("ensemble") != "relax"]
+        steps = sum(int(r.get("n_steps") or 0) for r in md)
+        wall = sum(float(r.get("wall_s") or 0.0) for r in md)
+        if steps and wall > 0:
+            rate = steps * int(glass.get("n_atoms", p.n_atoms)) / wall
+            dt = p.production_for(p.temperatures_K[0])[-1].timestep_fs
+            ps_h = rate / int(glass.get("n_atoms", p.n_atoms)) * dt * 3.6
+            budget = (
+                ""
+                if self.target.budget_s is None
+                else f"; budget {self.target.budget_s / 3600:.2g} h"
+            )
+            self.log(
+                f"      throughput {rate:.0f} atom-steps/s on the glass run, i.e. about "
+                f"{ps_h:.3g} ps/h of production at {dt:g} fs{budget}"
+            )
+
+    def until_met(self, traj: Path, t: float, n_left: int) -> Path:
+        """Extend the production at ``t`` chunk by chunk until the target is met."""
+        if self.target is None:
+            return traj
+        share = None
+        if self.target.budget_s is not None:
+            spent = time.perf_counter() - self.t0
+            share = max(0.0, self.target.budget_s - spent) / n_left
+        return run_until(
+            self.out,
+            t,
+            traj,
+            self.target,
+            mobile=self.mobile,
+            charges=self.charges,
+            potential=self.potential,
+            history=self.history.setdefault(f"{t:g}", []),
+            budget_s=share,
+            log=self.log,
+            on_check=lambda: _save(self.out, self.record),
+            **self.kw,
+        )
+
+    def annotate(self, results: dict[str, Any]) -> None:
+        """Add the target and each temperature's history of checks to the convergence block."""
+        if self.target is None:
+            return
+        results["until_converged"] = self.target.to_dict()
+        for entry in results.get("convergence") or []:
+            hist = self.history.get(f"{float(entry['temperature_K']):g}") or []
+            entry["history"] = hist
+            entry["target_met"] = bool(hist and hist[-1]["met"])

@@ -30,20 +30,21 @@ from solidion.md import Guards, MDRun, Preset, Stage
 
 __all__ = [
     "build_stage",
+    "extend_production",
     "glass_stage",
     "md_stage",
     "production_dir",
     "production_stage",
+    "production_wall_s",
     "seed_for",
     "species_roles",
 ]
 
 #: Largest relative volume change of one NPT stage of the glass protocol (the default guard for
-#: MD stops at 30 %). The random cell is packed at a density estimated from crystals (±9 %) and
-#: melted at that volume, where the melt can sit at several GPa (6 GPa for the 42-atom
-#: LiAlCl2.5O0.75 and NaAlCl2.5O0.75 cells with CHGNet); the NPT anneal that follows is a search
-#: for the glass's own density, and relieving GPa in a halide glass (bulk moduli of order
-#: 10–30 GPa) plus the anneal's heat can take the volume 30–50 % up. A cell coming apart keeps
+#: MD stops at 30 %). The random cell is packed at a density estimated from crystals (±9 %);
+#: the NPT ``density`` stage that follows the 0 K relaxation is a search for the glass's own
+#: density at T_anneal, and with CHGNet it took the 42-atom LiAlCl2.5O0.75 cell from 1068 to
+#: ~1400 Å³ (+31 %; its barostat overshoots before it settles). A cell coming apart keeps
 #: growing, so doubling is still caught.
 GLASS_MAX_VOLUME_DRIFT = 1.0
 
@@ -166,8 +167,10 @@ def glass_stage(
 ) -> Path:
     """Melt, quench and anneal the random cell: ``out_dir/glass/final.extxyz``.
 
-    The run's guards allow the NPT anneal to change the volume by up to
-    :data:`GLASS_MAX_VOLUME_DRIFT` (it is finding the density) unless ``guards=`` says otherwise.
+    The final structure is scaled to the anneal's mean volume (the preset's anneal stage has
+    ``rescale_to_mean_volume``). The run's guards allow each NPT stage to change the volume by
+    up to :data:`GLASS_MAX_VOLUME_DRIFT` (the ``density`` stage is finding the density) unless
+    ``guards=`` says otherwise.
     """
     kw.setdefault("guards", Guards(max_volume_drift=GLASS_MAX_VOLUME_DRIFT))
     run = md_stage(
@@ -191,7 +194,13 @@ def production_stage(
     seed: int,
     **kw: Any,
 ) -> Path:
-    """NVT production at one temperature from the glass: the path of its H5MD trajectory."""
+    """NVT production at one temperature from the glass: the path of its H5MD trajectory.
+
+    The trajectory is the last stage's; it holds no equilibration frames (the preset's
+    production stage runs its ``equilibration_ps`` first without storing them; the stage's
+    entry in ``record.json`` has ``equilibration_ps``, ``equilibration_steps`` and
+    ``equilibration_frames`` = 0, and ``vdos_trajectory`` names the densely sampled file).
+    """
     stages = preset.production_for(temperature_K)
     run_dir = production_dir(out_dir, temperature_K)
     run = md_stage(
@@ -210,3 +219,27 @@ def production_stage(
             "frame_interval_fs"
         )
     return traj
+
+
+def extend_production(
+    out_dir: Path, temperature_K: float, extra_ps: float, potential: Any, **kw: Any
+) -> Path:
+    """Run the production at one temperature ``extra_ps`` longer (:func:`solidion.md.extend`).
+
+    The trajectory file grows in place; an interrupted extension continues with
+    :func:`production_stage` (which resumes any started run directory).
+    """
+    from solidion.md import extend
+
+    run_dir = production_dir(out_dir, temperature_K)
+    calc = None if isinstance(potential, str | os.PathLike) else potential
+    run = extend(run_dir, extra_ps, calc, **kw)
+    return run.stages[-1].trajectory
+
+
+def production_wall_s(out_dir: Path, temperature_K: float) -> float:
+    """MD wall time of the production at one temperature so far (every invocation)."""
+    from solidion.md import output
+
+    record = output.read_record(production_dir(out_dir, temperature_K))
+    return float(sum(float(s.get("wall_s") or 0.0) for s in record.get("stages", [])))

@@ -5,6 +5,8 @@ no pyplot state, so it is safe under any backend and in threads); matplotlib is 
 here, when a figure is drawn. A figure whose data are missing from the results is skipped.
 
 - ``convergence``: trajectory length vs the time to reach the diffusive regime, per T;
+- ``error_history``: the relative error of D* against simulated time, per T, with the target
+  and the 1/√t line (runs made with ``--until-converged``);
 - ``msd``: MSD per species, log–log, one curve per T;
 - ``arrhenius``: D* of the mobile ion and σ_E against 1000/T with error bars and the fits
   extended to the extrapolation temperature (300 K), the extrapolated value with its 68 %
@@ -310,6 +312,51 @@ def _convergence_figure(results: Mapping[str, Any]) -> ReportFigure | None:
         alt,
         "A run is long enough when the trajectory lasts many times longer than the time the "
         "mobile ions need to reach the diffusive regime, and many hops are seen.",
+        _png(fig),
+    )
+
+
+def _error_history_figure(results: Mapping[str, Any]) -> ReportFigure | None:
+    rows = [r for r in _by_temperature(results.get("convergence")) if r.get("history")]
+    if not rows:
+        return None
+    target = _num((results.get("until_converged") or {}).get("diffusivity_rel_err"))
+    temps = [_temp(r) for r in rows]
+    colors = _t_colors(temps)
+    fig = _new_figure(5.2, 3.4)
+    ax = fig.add_subplot()
+    drawn = []
+    for t, r in zip(temps, rows, strict=True):
+        hist = [h for h in r["history"] if isinstance(h, Mapping)]
+        x = np.array([_num(h.get("duration_ps")) for h in hist])
+        y = np.array([100 * _num(h.get("diffusivity_rel_err")) for h in hist])
+        ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+        if not ok.any():
+            continue
+        drawn.append(t)
+        ax.plot(x[ok], y[ok], "o-", color=colors[t], label=f"{t:g} K", ms=4)
+        # 1/√t from the first resolved point: where the error would be with more of the same
+        x0, y0 = x[ok][0], y[ok][0]
+        xs = np.geomspace(x0, max(x[ok].max(), x0) * 2, 20)
+        ax.plot(xs, y0 * np.sqrt(x0 / xs), ":", color=colors[t], lw=1)
+    if not drawn:
+        return None
+    if math.isfinite(target):
+        ax.axhline(100 * target, color="0.3", ls="--", lw=1, label=f"target {100 * target:g} %")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("simulated production time (ps)")
+    ax.set_ylabel("relative 1σ error of D* (%)")
+    ax.legend(frameon=False, fontsize=7)
+    return ReportFigure(
+        "error_history",
+        "Error against simulated time",
+        f"Relative 1σ error of the mobile ion's D* after each production chunk at "
+        f"{_temperatures_label(drawn)}, log–log, with dotted 1/√t lines from the first point"
+        + (f" and the target of {100 * target:g} %." if math.isfinite(target) else "."),
+        "Production ran in chunks until the error target was met (solidion run "
+        "--until-converged); a statistical error falls as 1/√t once the run is many "
+        "correlation times long.",
         _png(fig),
     )
 
@@ -748,6 +795,7 @@ def _residence_figure(results: Mapping[str, Any]) -> ReportFigure | None:
 
 _FIGURES: tuple[Callable[[Mapping[str, Any]], ReportFigure | None], ...] = (
     _convergence_figure,
+    _error_history_figure,
     _arrhenius_figure,
     _conductivity_figure,
     _msd_figure,

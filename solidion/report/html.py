@@ -336,6 +336,24 @@ def _header(data: Mapping[str, Any]) -> str:
     temps = data.get("temperatures_K") or []
     if temps:
         rows.append(("temperatures", _e(", ".join(f"{_float(t) or 0:g}" for t in temps) + " K")))
+    glass = data.get("glass")
+    if isinstance(glass, Mapping) and _float(glass.get("density_g_cm3")) is not None:
+        text = "ρ = " + _num("glass_density", glass["density_g_cm3"], "/glass/density_g_cm3")
+        text += " g/cm³"
+        if _float(glass.get("pressure_GPa")) is not None:
+            text += ", P = " + _num("glass_pressure", glass["pressure_GPa"], "/glass/pressure_GPa")
+            if _float(glass.get("pressure_std_GPa")) is not None:
+                text += " ± " + _num(
+                    "glass_pressure_std", glass["pressure_std_GPa"], "/glass/pressure_std_GPa"
+                )
+            text += " GPa"
+        where = _float(glass.get("temperature_K"))
+        text += _e(
+            f" (mean of the {glass.get('stage', 'anneal')}'s second half"
+            + (f" at {where:g} K" if where is not None else "")
+            + "; the production volume)"
+        )
+        rows.append(("glass", text))
     rows.append(("solidion version", _e(data.get("solidion_version") or "unknown")))
     meta = "\n".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     links = [
@@ -454,6 +472,7 @@ def _convergence_section(data: Mapping[str, Any], figs: Mapping[str, ReportFigur
         )
     parts.append(f"<table>\n{head}\n" + "\n".join(body) + "\n</table>")
     parts.append(_figure(figs.get("convergence")))
+    parts.append(_figure(figs.get("error_history")))
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
 

@@ -167,7 +167,7 @@ def distinct_correlation(
     n_lags: int = 50,
     max_lag_ps: float | None = None,
     shells_A: Sequence[float] | None = None,
-    frame: str = "lab",
+    frame: str = "framework",
     n_blocks: int = 5,
     n_origins: int = 50,
 ) -> DistinctResult:
@@ -189,9 +189,10 @@ def distinct_correlation(
         shells_A: Edges ``[r_0, r_1, …]`` in Å of initial-separation shells; pairs whose
             minimum-image distance at t0 lies in ``[r_k, r_{k+1})`` form shell k. The last edge
             must not exceed half the cell width.
-        frame: ``"lab"`` (no correction), ``"barycentric"`` (displacements relative to the
-            centre of mass of all atoms) or ``"framework"`` (relative to the centre of mass of
-            every species except ``a``, as in the transport analysis).
+        frame: ``"framework"`` (default: relative to the centre of mass of every species
+            except ``a``, the frame of the transport analysis, so that C_ab here and H_R there
+            agree), ``"barycentric"`` (relative to the centre of mass of all atoms) or
+            ``"lab"`` (no correction: a drifting cell adds its drift squared to every pair).
         n_blocks: Consecutive time blocks for the jackknife error (≥ 2).
         n_origins: Origins for the shell-resolved curves, in all.
 
@@ -206,7 +207,7 @@ def distinct_correlation(
         >>> rng = np.random.default_rng(0)
         >>> x = rng.normal(0, 0.1, (200, 8, 3)).cumsum(axis=0) + rng.uniform(0, 20, (1, 8, 3))
         >>> t = Trajectory.from_arrays(["Li"] * 8, x, np.eye(3) * 20, 10.0)
-        >>> r = distinct_correlation(t, "Li", "Li", [0.0, 0.1])
+        >>> r = distinct_correlation(t, "Li", "Li", [0.0, 0.1], frame="lab")
         >>> r.lags_ps.tolist(), r.value_A2.shape
         ([0.0, 0.1], (2,))
     """

@@ -49,16 +49,17 @@ def test_estimate_is_a_list_schedule(tmp_path):
         tmp_path / "c.toml",
     )
     plan = build_plan(c)
-    # quick preset, 42 atoms: glass 1250 steps, each md 1000 steps
-    assert [t.atom_steps for t in plan.tasks[:2]] == [42 * 1250, 42 * 1000]
+    # quick preset, 42 atoms: glass 1600 steps (300 FIRE + 1300 MD), each md 900 steps
+    # (0.5 ps unstored equilibration + 1.3 ps stored, at 2 fs)
+    assert [t.atom_steps for t in plan.tasks[:2]] == [42 * 1600, 42 * 900]
     tp = Throughput(42.0, "one step per second")
     one = estimate(plan, 1, tp)
-    assert one.serial_s == one.wall_s == 2 * (1250 + 2000)
-    assert one.critical_path_s == 1250 + 1000
-    assert one.per_kind_s == {"glass": 2500.0, "md": 4000.0, "analysis": 0.0}
+    assert one.serial_s == one.wall_s == 2 * (1600 + 1800)
+    assert one.critical_path_s == 1600 + 900
+    assert one.per_kind_s == {"glass": 3200.0, "md": 3600.0, "analysis": 0.0}
     # two workers: both glasses at once, then the four md tasks two by two
     two = estimate(plan, 2, tp)
-    assert two.wall_s == 1250 + 2 * 1000
+    assert two.wall_s == 1600 + 2 * 900
     # enough workers: the critical path
     assert estimate(plan, 8, tp).wall_s == one.critical_path_s
     with pytest.raises(ValueError):

@@ -49,15 +49,19 @@ def test_unknown_stage_field():
 def test_quick_preset_melts_quenches_anneals_then_produces():
     p = preset("quick", temperatures=[600, 800, 700])
     names = [s.name for s in p.melt_quench]
-    assert names == ["relax", "heat", "melt", "quench", "anneal"]
-    heat, melt, quench, anneal = p.melt_quench[1:]
-    assert heat.thermostat == "langevin" and heat.T_start_K < heat.T_end_K == melt.T_start_K
+    assert names == ["relax", "warm", "density", "heat", "melt", "quench", "anneal"]
+    relax, warm, density, heat, melt, quench, anneal = p.melt_quench
+    assert relax.relax_cell and warm.thermostat == heat.thermostat == "langevin"
+    # the density is found at the anneal temperature and 0 GPa, then the melt keeps that volume
+    assert density.ensemble == "npt" and density.T_start_K == 600 and density.pressure_GPa == 0
+    assert density.rescale_to_mean_volume and melt.ensemble == quench.ensemble == "nvt"
+    assert heat.T_start_K < heat.T_end_K == melt.T_start_K
     # the quench runs from the melt to the lowest production temperature at the stated rate
     assert quench.T_start_K == 1500 and quench.T_end_K == 600
     assert (quench.T_start_K - quench.T_end_K) / quench.duration_ps == pytest.approx(
         p.quench_rate_K_ps
     )
-    assert anneal.ensemble == "npt" and anneal.T_start_K == 600
+    assert anneal.ensemble == "npt" and anneal.T_start_K == 600 and anneal.rescale_to_mean_volume
     assert [s[0].T_start_K for s in p.production] == [600, 800, 700]
     assert p.production_for(800)[0].name == "production_800K"
     assert p.converged is False and p.n_atoms == 42

@@ -38,7 +38,7 @@ def bound_pairs(seed: int, n_frames: int = 2000, n_pairs: int = 20) -> Trajector
 def test_independent_walkers_have_no_distinct_correlation():
     traj = walkers(0)
     for b in ("Li", "Cl"):
-        res = distinct_correlation(traj, "Li", b, n_lags=10, n_blocks=10)
+        res = distinct_correlation(traj, "Li", b, n_lags=10, n_blocks=10, frame="lab")
         assert res.value_A2[0] == pytest.approx(0.0, abs=1e-9)
         z = res.value_A2[1:] / res.stderr_A2[1:]
         assert np.all(np.abs(z) < 3), (b, z)
@@ -49,7 +49,9 @@ def test_independent_walkers_have_no_distinct_correlation():
 
 def test_bound_pairs_give_the_self_msd():
     traj = bound_pairs(1)
-    res = distinct_correlation(traj, "Li", "Li", n_lags=8, n_blocks=10, shells_A=[0, 6, 9.5])
+    res = distinct_correlation(
+        traj, "Li", "Li", n_lags=8, n_blocks=10, shells_A=[0, 6, 9.5], frame="lab"
+    )
     m = np.rint(res.lags_ps / (DT_FS * 1e-3))
     truth = 3 * STEP**2 * m  # each Li has one partner with its own displacement
     assert np.all(np.abs(res.value_A2 - truth) <= 3 * res.stderr_A2 + 1e-9)
@@ -60,7 +62,9 @@ def test_bound_pairs_give_the_self_msd():
     np.testing.assert_allclose(first[1:4], truth[1:4], rtol=0.3)
     assert np.all(np.abs(second[1:]) <= 3 * res.shell_stderr_A2[1][1:])
     # Li–Cl stay uncorrelated
-    both = distinct_correlations(traj, "Li", n_lags=8, n_blocks=10, shells_A=[0, 6, 9.5])
+    both = distinct_correlations(
+        traj, "Li", n_lags=8, n_blocks=10, shells_A=[0, 6, 9.5], frame="lab"
+    )
     assert list(both) == ["Li", "Cl"] and both["Cl"].shells_A is None
     np.testing.assert_allclose(both["Li"].value_A2, res.value_A2)
     cross = both["Cl"]
@@ -78,7 +82,7 @@ def test_fft_sum_matches_a_pair_loop():
     traj = Trajectory.from_arrays(["Li"] * n_li + ["Cl"] * n_cl, pos, np.eye(3) * BOX, DT_FS)
     lags = np.array([0, 1, 3, 7])
     for b, same in (("Li", True), ("Cl", False)):
-        res = distinct_correlation(traj, "Li", b, lags * DT_FS * 1e-3, n_blocks=2)
+        res = distinct_correlation(traj, "Li", b, lags * DT_FS * 1e-3, n_blocks=2, frame="lab")
         ia, ib = traj.indices("Li"), traj.indices(b)
         blocks = []
         for f0 in (0, n // 2):
@@ -92,6 +96,23 @@ def test_fft_sum_matches_a_pair_loop():
                 row.append(dots.sum(axis=(1, 2)).mean() / n_li)
             blocks.append(row)
         np.testing.assert_allclose(res.value_A2, np.mean(blocks, axis=0), atol=1e-10)
+
+
+def test_default_frame_is_the_framework_so_drift_is_not_correlation():
+    """A cell drifting at 1 Å/ps: in the lab every Li pair gains ⟨(vt)²⟩; in the default
+    (framework) frame the independent walkers stay uncorrelated."""
+    traj = walkers(4, n_frames=600)
+    t_ps = np.arange(traj.n_frames) * DT_FS * 1e-3
+    drifted = Trajectory.from_arrays(
+        traj.symbols, traj.positions + t_ps[:, None, None] * np.array([1.0, 0, 0]), traj.cell, DT_FS
+    )
+    lags = np.array([0.0, 0.4, 0.8])
+    default = distinct_correlation(drifted, "Li", "Li", lags, n_blocks=5)
+    assert default.frame == "framework"
+    assert np.all(np.abs(default.value_A2[1:]) < 3 * default.stderr_A2[1:] + 0.05)
+    lab = distinct_correlation(drifted, "Li", "Li", lags, n_blocks=5, frame="lab")
+    n_li = 20
+    np.testing.assert_allclose(lab.value_A2[1:], (n_li - 1) * lags[1:] ** 2, rtol=0.15)
 
 
 def test_barycentric_frame_makes_one_species_anticorrelated():
