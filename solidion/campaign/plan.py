@@ -289,7 +289,7 @@ def estimate(plan: Plan, workers: int, throughput: Throughput = REFERENCE_THROUG
         ...                     "preset": "quick"}, "/tmp/c.toml")
         >>> e = estimate(build_plan(c), workers=2, throughput=Throughput(100.0, "example"))
         >>> round(e.serial_s), round(e.wall_s), round(e.critical_path_s)
-        (1365, 945, 945)
+        (1428, 1050, 1050)
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
