@@ -21,22 +21,35 @@ def lj() -> LennardJones:
     return LennardJones(epsilon=0.0104, sigma=3.4, rc=8.0, smooth=True)
 
 
-class NaNAfter(Calculator):
-    """LJ until ``n`` force calls, then NaN forces."""
+class CountingLJ(Calculator):
+    """LJ results, counted; subclasses alter them in ``tamper`` (broken-potential doubles)."""
 
     implemented_properties = ("energy", "forces", "stress")
 
-    def __init__(self, n: int):
+    def __init__(self):
         super().__init__()
         self.inner = lj()
-        self.n = n
         self.calls = 0
+
+    def tamper(self) -> None:
+        """Change ``self.results`` after call number ``self.calls``."""
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         self.inner.calculate(atoms, properties, system_changes)
         self.results = dict(self.inner.results)
         self.calls += 1
+        self.tamper()
+
+
+class NaNAfter(CountingLJ):
+    """LJ until ``n`` force calls, then NaN forces."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def tamper(self) -> None:
         if self.calls > self.n:
             self.results["forces"] = np.full_like(self.results["forces"], np.nan)
 
